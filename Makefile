@@ -1,0 +1,41 @@
+# Two commands a newcomer needs:
+#   make demo   set up .venv and run the main job
+#   make test   set up .venv and run the test suite
+# Torch is installed first from a pin you can override, e.g.
+#   make test TORCH_SPEC="torch==2.14.1"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= dev,distributed
+
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.imle-solvers-installed
+
+.PHONY: install test demo lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Re-install when the project's requirements change.
+$(STAMP): pyproject.toml tests/plugin/pyproject.toml | $(PY)
+	$(PIP) install --quiet "$(TORCH_SPEC)"
+	$(PIP) install --quiet -e ".[$(EXTRAS)]"
+	$(PIP) install --quiet -e tests/plugin
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(PY) -m pytest -q
+
+demo: install
+	$(BIN)/imle-solvers oracles
+
+lint: install
+	$(BIN)/ruff check imle_solvers tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) build *.egg-info

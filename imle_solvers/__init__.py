@@ -1,0 +1,79 @@
+"""imle_solvers: make discrete combinatorial solvers trainable.
+
+A network predicts the parameters ``theta`` of a combinatorial problem; a MAP
+oracle (Dijkstra, an ILP solver, a matching, top-k) returns a discrete
+solution; Implicit MLE (I-MLE) and its adaptive variant (AIMLE) estimate the
+gradient through the black box.
+
+The public API is flat: everything below is importable from
+``imle_solvers``. Modules that need torch (estimators, noise, targets) are
+imported on first use, so that worker processes solving with numpy never
+import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import (
+    ImleSolversError,
+    ImleSolversWarning,
+    InfeasibleError,
+    InvalidInputError,
+    MissingDependencyError,
+    OracleError,
+    OracleNotFoundError,
+    OracleTimeoutError,
+    UnboundedError,
+    WorkerCrashedError,
+)
+from .oracles import FunctionOracle, Oracle
+from .registry import available_oracles, get_oracle, register_oracle
+from .runners import ExecutorRunner, ProcessRunner, Runner, SerialRunner, ThreadRunner
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; imported lazily (PEP 562).
+_LAZY: dict[str, str] = {}
+
+__all__ = [
+    "__version__",
+    # registry
+    "available_oracles",
+    "get_oracle",
+    "register_oracle",
+    # oracles and runners
+    "Oracle",
+    "FunctionOracle",
+    "Runner",
+    "SerialRunner",
+    "ThreadRunner",
+    "ProcessRunner",
+    "ExecutorRunner",
+    # errors
+    "ImleSolversError",
+    "ImleSolversWarning",
+    "OracleNotFoundError",
+    "InvalidInputError",
+    "OracleError",
+    "InfeasibleError",
+    "UnboundedError",
+    "OracleTimeoutError",
+    "WorkerCrashedError",
+    "MissingDependencyError",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imle_solvers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,730 @@
+"""How a batch of instances is executed: serially, on threads, on processes,
+or on any :class:`concurrent.futures.Executor` (a Dask cluster included).
+
+A runner splits the flattened batch ``(n, *event)`` into contiguous chunks —
+one per worker — solves them, and puts the results back in order. Pools are
+created on first use, kept alive between calls and shut down at exit.
+
+Choosing a runner
+-----------------
+``runner=`` on :func:`~imle_solvers.get_oracle` (or :meth:`Oracle.configure`)
+accepts:
+
+* ``"serial"`` (default) — a plain loop in the calling thread.
+* ``"threads"`` — a persistent thread pool; pays off when the solver releases
+  the GIL (OR-Tools CP-SAT, scipy's linear_sum_assignment, HiGHS, compiled
+  numba kernels).
+* ``"processes"`` or an int ``w`` — a persistent pool of ``w`` worker
+  processes (spawned, never forked, so it is safe beside torch's threads);
+  every worker runs with one BLAS/OpenMP/torch thread. ``1`` means serial.
+* any :class:`concurrent.futures.Executor` — e.g. Dask's
+  ``client.get_executor()`` to spread the solves over a cluster. The library
+  does not own it and never shuts it down.
+
+Adaptive dispatch
+-----------------
+A pool costs a round trip per chunk (about 0.1–0.3 ms for processes, 10 ms
+for a Dask cluster) plus the pickling of the data. Pool runners therefore
+keep, per oracle, a running estimate of the solve time per instance and run
+a call in the calling thread when the pool cannot win::
+
+    use the pool  iff  n * t * (1 - 1/w)  >  2 * overhead
+
+where ``n`` is the batch size, ``t`` the estimated seconds per instance,
+``w`` the number of workers and ``overhead`` the measured round-trip of one
+chunk (measured when the pool starts and refined on every pooled call). The
+first call of an oracle solves one instance in the calling thread to get
+``t``. Pass ``adaptive=False`` to a runner class to always use the pool.
+
+Failures
+--------
+* a solver exception on instance ``i`` → :class:`OracleError` (or the
+  solver's own subclass, e.g. :class:`InfeasibleError`) naming the oracle and
+  ``i``, with the original exception chained as ``__cause__``;
+* a worker process that dies → :class:`WorkerCrashedError`; the pool is
+  discarded and the next call starts a fresh one;
+* a call past ``timeout`` seconds → :class:`OracleTimeoutError`. Worker
+  processes are killed (and replaced on the next call). Threads cannot be
+  killed in Python: on the serial and thread runners the caller gets the
+  error at the deadline while a solver that never returns keeps its thread
+  busy in the background. A user-supplied executor's tasks are cancelled
+  where the executor allows it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures as cf
+import multiprocessing
+import os
+import pickle
+import queue
+import threading
+import time
+import traceback
+import hashlib
+import weakref
+from typing import Any
+
+import numpy as np
+
+from .oracles.base import InstanceFailure
+from .errors import ImleSolversError, InvalidInputError, OracleError, OracleTimeoutError, WorkerCrashedError
+
+__all__ = [
+    "Runner",
+    "SerialRunner",
+    "ThreadRunner",
+    "ProcessRunner",
+    "ExecutorRunner",
+    "resolve_runner",
+    "execute",
+    "default_workers",
+]
+
+
+def default_workers() -> int:
+    """The number of CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------------- #
+# Work that runs in the workers
+# ---------------------------------------------------------------------- #
+_WORKER_ORACLES: dict[str, Any] = {}
+_WORKER_ORACLES_LOCK = threading.Lock()
+
+
+class _OracleHandle:
+    """A picklable reference to an oracle.
+
+    It travels as the oracle serialised by value with cloudpickle (so oracles
+    defined in ``__main__`` or a notebook work too) and is deserialised once
+    per worker process, then looked up by token.
+    """
+
+    __slots__ = ("token", "payload")
+
+    def __init__(self, token: str, payload: bytes):
+        self.token = token
+        self.payload = payload
+
+    def __reduce__(self):
+        return (_load_oracle, (self.token, self.payload))
+
+
+def _load_oracle(token: str, payload: bytes):
+    with _WORKER_ORACLES_LOCK:
+        oracle = _WORKER_ORACLES.get(token)
+        if oracle is None:
+            oracle = pickle.loads(payload)
+            if len(_WORKER_ORACLES) > 64:  # bound the cache in long-lived workers
+                _WORKER_ORACLES.pop(next(iter(_WORKER_ORACLES)))
+            _WORKER_ORACLES[token] = oracle
+    return oracle
+
+
+def _solve_chunk(oracle, theta: np.ndarray, data: dict[str, np.ndarray], budget: float | None):
+    """Solve one chunk; never raises. Returns ``("ok", solutions, seconds)``
+    or ``("error", local_index, exception, traceback_text, seconds)``."""
+    start = time.perf_counter()
+    try:
+        solutions = oracle.solve_chunk(theta, **data)
+        solutions = np.asarray(solutions)
+        expected = (theta.shape[0], *oracle.output_event_shape(tuple(theta.shape[1:])))
+        if solutions.shape != expected:
+            raise OracleError(f"solve_chunk returned shape {solutions.shape}, expected {expected}")
+        return ("ok", solutions, time.perf_counter() - start)
+    except Exception as error:  # noqa: BLE001 - reported to the parent with its traceback
+        text = traceback.format_exc()
+        index = None
+        if isinstance(error, InstanceFailure):
+            index = error.index
+            error = error.__cause__ if error.__cause__ is not None else error
+        elif isinstance(error, OracleError):
+            index = error.index
+        try:
+            pickle.dumps(error)
+            carried = error
+        except Exception:  # noqa: BLE001 - unpicklable exceptions travel as text
+            carried = RuntimeError(f"{type(error).__name__}: {error}")
+        return ("error", index, carried, text, time.perf_counter() - start)
+
+
+def _worker_init() -> None:
+    """Run once in every worker process: one thread for BLAS, OpenMP, torch."""
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[variable] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        pass
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    # Die with the parent: a worker whose parent was killed must not linger.
+    parent = os.getppid()
+
+    def watch_parent() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch_parent, name="imle-parent-watch", daemon=True).start()
+
+
+def _ping(_: object = None) -> int:
+    return os.getpid()
+
+
+def _check_not_bootstrapping() -> None:
+    """Refuse to start a pool from a worker that is still importing the main
+    module — the sign of a script without an ``if __name__ == "__main__":``
+    guard, which would otherwise spawn workers recursively."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ImleSolversError(
+            "a process pool was requested while a worker process was still importing the main "
+            "module. Your script calls an oracle with runner='processes' at import time: put "
+            "that code under `if __name__ == \"__main__\":` (see the multiprocessing docs, "
+            "'Safe importing of main module')."
+        )
+
+
+# ---------------------------------------------------------------------- #
+# Runners
+# ---------------------------------------------------------------------- #
+class Runner:
+    """Executes chunks of a batch. Subclasses decide where.
+
+    ``workers`` is the number of chunks a batch is split into at most;
+    ``in_process`` runners share memory with the caller (no pickling).
+    """
+
+    workers: int = 1
+    in_process: bool = True
+    adaptive: bool = False
+
+    def map_chunks(self, oracle, chunks: list[tuple[np.ndarray, dict]], timeout: float | None) -> list[tuple]:
+        """Run :func:`_solve_chunk` on every chunk; results in order."""
+        raise NotImplementedError
+
+    @property
+    def overhead(self) -> float:
+        """Seconds one pooled chunk costs beyond its solving (0 in-process)."""
+        return 0.0
+
+    def close(self) -> None:
+        """Release the pool (it is recreated on the next call)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(workers={self.workers})"
+
+
+class _DaemonThreadPool(cf.Executor):
+    """A minimal thread pool of daemon threads.
+
+    ``concurrent.futures.ThreadPoolExecutor`` joins its threads at interpreter
+    exit, so one solver that never returns would hang the program's exit
+    after an :class:`OracleTimeoutError`. Daemon threads do not.
+    """
+
+    def __init__(self, workers: int, name: str):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting caller
+                future.set_exception(error)
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: cf.Future = cf.Future()
+        self._queue.put((future, (lambda *a: fn(*a, **kwargs)) if kwargs else fn, args))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].cancel()
+        for _ in self._threads:
+            self._queue.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
+class SerialRunner(Runner):
+    """Solves every instance in the calling thread.
+
+    With a ``timeout`` the call runs on a helper thread so that the caller
+    gets :class:`OracleTimeoutError` at the deadline (the solver itself cannot
+    be interrupted and finishes in the background).
+    """
+
+    def __init__(self):
+        self._helper: _DaemonThreadPool | None = None
+        self._lock = threading.Lock()
+
+    def map_chunks(self, oracle, chunks, timeout):
+        if timeout is None:
+            return [_solve_chunk(oracle, theta, data, None) for theta, data in chunks]
+        with self._lock:
+            if self._helper is None:
+                self._helper = _DaemonThreadPool(1, "imle-serial")
+            helper = self._helper
+        future = helper.submit(lambda: [_solve_chunk(oracle, theta, data, timeout) for theta, data in chunks])
+        try:
+            return future.result(timeout=timeout)
+        except cf.TimeoutError:
+            with self._lock:  # the stuck helper is abandoned; the next call gets a new one
+                if self._helper is helper:
+                    self._helper = None
+            helper.shutdown(wait=False, cancel_futures=True)
+            raise _timeout_error(oracle) from None
+
+    def close(self):
+        with self._lock:
+            helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.shutdown(wait=False, cancel_futures=True)
+
+    def __repr__(self):
+        return "SerialRunner()"
+
+
+class _PoolRunner(Runner):
+    """Shared logic of the pool runners: submit chunks, gather in order,
+    translate pool failures, measure the round-trip overhead."""
+
+    def __init__(self, workers: int | None, adaptive: bool):
+        if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+            raise InvalidInputError(f"expected workers to be a positive int, but found {workers!r}")
+        self.workers = workers or default_workers()
+        self.adaptive = adaptive
+        self._lock = threading.Lock()
+        self._overhead: float | None = None
+
+    @property
+    def overhead(self) -> float:
+        return self._overhead if self._overhead is not None else self._default_overhead
+
+    _default_overhead = 1e-3
+
+    def _record_overhead(self, seconds: float) -> None:
+        if self._overhead is None:
+            self._overhead = seconds
+        else:  # exponential moving average, robust to one slow call
+            self._overhead = 0.8 * self._overhead + 0.2 * seconds
+
+    def _executor(self) -> cf.Executor:
+        raise NotImplementedError
+
+    def _discard(self, executor: cf.Executor, *, kill: bool) -> None:
+        raise NotImplementedError
+
+    def _payload(self, oracle):
+        return oracle
+
+    def map_chunks(self, oracle, chunks, timeout):
+        executor = self._executor()
+        target = self._payload(oracle)
+        started = time.perf_counter()
+        try:
+            futures = [executor.submit(_solve_chunk, target, theta, data, timeout) for theta, data in chunks]
+        except (cf.BrokenExecutor, RuntimeError) as error:
+            self._discard(executor, kill=True)
+            if isinstance(error, RuntimeError) and "shutdown" not in str(error):
+                raise
+            raise WorkerCrashedError(
+                f"oracle {oracle.name!r}: the {self.kind} pool is not usable ({error}); it was discarded "
+                "and the next call starts a fresh one"
+            ) from error
+        done, pending = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_EXCEPTION)
+        failed = [f for f in futures if f in done and not f.cancelled() and f.exception() is not None]
+        if failed or pending:
+            for future in futures:
+                future.cancel()
+            self._discard(executor, kill=True)
+        if failed:
+            error = failed[0].exception()
+            if _is_crash(error):
+                raise WorkerCrashedError(
+                    f"oracle {oracle.name!r}: a worker of the {self.kind} pool died while solving "
+                    f"({type(error).__name__}: {error}). The pool was discarded; the next call starts "
+                    "a fresh one. If this happened on the first call of a script, check that it has "
+                    "an `if __name__ == \"__main__\":` guard."
+                ) from error
+            raise OracleError(
+                f"oracle {oracle.name!r}: the {self.kind} runner failed: {type(error).__name__}: {error}",
+                oracle=oracle.name,
+            ) from error
+        if pending:
+            raise _timeout_error(oracle)
+        results = [future.result() for future in futures]
+        elapsed = time.perf_counter() - started
+        busiest = max((r[-1] for r in results), default=0.0)
+        self._record_overhead(max(elapsed - busiest, 0.0))
+        return results
+
+    kind = "pool"
+
+
+def _is_crash(error: BaseException) -> bool:
+    if isinstance(error, (cf.BrokenExecutor, EOFError, ConnectionError)):
+        return True
+    # Dask reports a worker that died repeatedly as KilledWorker.
+    return type(error).__name__ in {"KilledWorker", "CommClosedError", "BrokenProcessPool"}
+
+
+def _timeout_error(oracle) -> OracleTimeoutError:
+    return OracleTimeoutError(
+        f"oracle {oracle.name!r}: the call did not finish within timeout={oracle.timeout} s",
+        oracle=oracle.name,
+    )
+
+
+class ThreadRunner(_PoolRunner):
+    """A persistent pool of threads in this process. No pickling; pays off
+    for solvers that release the GIL."""
+
+    kind = "thread"
+    _default_overhead = 5e-5
+
+    def __init__(self, workers: int | None = None, *, adaptive: bool = True):
+        super().__init__(workers, adaptive)
+        self._pool: _DaemonThreadPool | None = None
+        _LIVE_RUNNERS.add(self)
+
+    def _executor(self):
+        with self._lock:
+            if self._pool is None:
+                self._pool = _DaemonThreadPool(self.workers, "imle-worker")
+            return self._pool
+
+    def _discard(self, executor, *, kill):
+        with self._lock:
+            if self._pool is executor:
+                self._pool = None
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self):
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ProcessRunner(_PoolRunner):
+    """A persistent pool of worker processes.
+
+    Workers are started with ``start_method`` (``"spawn"`` by default: never
+    fork a process that may hold torch's threads) and run with one
+    BLAS/OpenMP/torch thread each. Oracles travel serialised by value
+    (cloudpickle), once per worker.
+    """
+
+    kind = "process"
+    in_process = False
+    _default_overhead = 5e-4
+
+    def __init__(self, workers: int | None = None, *, adaptive: bool = True, start_method: str = "spawn"):
+        super().__init__(workers, adaptive)
+        if start_method not in multiprocessing.get_all_start_methods():
+            raise InvalidInputError(
+                f"expected start_method in {multiprocessing.get_all_start_methods()}, but found {start_method!r}"
+            )
+        self.start_method = start_method
+        self._pool: cf.ProcessPoolExecutor | None = None
+        _LIVE_RUNNERS.add(self)
+
+    def _executor(self):
+        with self._lock:
+            if self._pool is None:
+                _check_not_bootstrapping()
+                pool = cf.ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=multiprocessing.get_context(self.start_method),
+                    initializer=_worker_init,
+                )
+                # Start every worker now and measure one round trip.
+                list(pool.map(_ping, range(self.workers)))
+                started = time.perf_counter()
+                pool.submit(_ping).result()
+                self._overhead = time.perf_counter() - started
+                self._pool = pool
+            return self._pool
+
+    def _payload(self, oracle):
+        return _handle(oracle)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (empty before the first pooled call)."""
+        pool = self._pool
+        if pool is None:
+            return []
+        return [p.pid for p in list(getattr(pool, "_processes", {}).values())]
+
+    def _discard(self, executor, *, kill):
+        with self._lock:
+            if self._pool is executor:
+                self._pool = None
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        if kill:
+            for process in processes:
+                if process.is_alive():
+                    process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=5)
+        if kill:  # the workers are gone: let the executor release its queues
+            executor.shutdown(wait=True)
+
+    def close(self):
+        with self._lock:
+            pool = self._pool
+        if pool is not None:
+            self._discard(pool, kill=False)
+            pool.shutdown(wait=True)
+
+    def __repr__(self):
+        return f"ProcessRunner(workers={self.workers}, start_method={self.start_method!r})"
+
+
+class ExecutorRunner(_PoolRunner):
+    """Any :class:`concurrent.futures.Executor` — e.g. Dask's
+    ``client.get_executor()``. The executor is the user's: it is never shut
+    down here, and a timeout only cancels the tasks it has not started."""
+
+    kind = "executor"
+    in_process = False
+    _default_overhead = 1e-2
+
+    def __init__(self, executor: cf.Executor, *, workers: int | None = None, adaptive: bool = True):
+        if not isinstance(executor, cf.Executor):
+            raise InvalidInputError(f"expected a concurrent.futures.Executor, but found {type(executor).__name__}")
+        super().__init__(workers or _executor_workers(executor), adaptive)
+        self.executor = executor
+        self.in_process = isinstance(executor, cf.ThreadPoolExecutor)
+
+    def _executor(self):
+        return self.executor
+
+    def _payload(self, oracle):
+        return oracle if self.in_process else _handle(oracle)
+
+    def _discard(self, executor, *, kill):
+        pass  # not ours to shut down
+
+    def __repr__(self):
+        return f"ExecutorRunner({type(self.executor).__name__}, workers={self.workers})"
+
+
+def _executor_workers(executor: cf.Executor) -> int:
+    workers = getattr(executor, "_max_workers", None)
+    if isinstance(workers, int) and workers > 0:
+        return workers
+    client = getattr(executor, "_client", None)  # dask.distributed.ClientExecutor
+    if client is not None:
+        try:
+            return max(1, sum(client.nthreads().values()))
+        except Exception:  # noqa: BLE001 - a best guess is enough
+            pass
+    return default_workers()
+
+
+def _handle(oracle) -> _OracleHandle:
+    """Serialise the oracle by value; the token is a digest of the bytes, so a
+    worker deserialises each distinct oracle state once."""
+    import cloudpickle
+
+    payload = cloudpickle.dumps(oracle)
+    return _OracleHandle(hashlib.blake2b(payload, digest_size=16).hexdigest(), payload)
+
+
+# ---------------------------------------------------------------------- #
+# Shared pools, resolution and shutdown
+# ---------------------------------------------------------------------- #
+_LIVE_RUNNERS: weakref.WeakSet = weakref.WeakSet()
+_SHARED: dict[tuple, Runner] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def resolve_runner(spec: Any) -> Runner:
+    """Turn a ``runner=`` value into a :class:`Runner`.
+
+    Named runners are shared process-wide, so every oracle configured with
+    ``"processes"`` uses the same pool.
+    """
+    if isinstance(spec, Runner):
+        return spec
+    if isinstance(spec, cf.Executor):
+        return ExecutorRunner(spec)
+    if isinstance(spec, bool):
+        raise InvalidInputError(f"expected runner to be a name, an int or an Executor, but found {spec!r}")
+    if isinstance(spec, int):
+        if spec < 1:
+            raise InvalidInputError(f"expected a positive number of worker processes, but found runner={spec}")
+        key: tuple = ("serial",) if spec == 1 else ("processes", spec)
+    elif spec in ("serial", "threads", "processes"):
+        key = (spec,)
+    else:
+        raise InvalidInputError(
+            "expected runner to be 'serial', 'threads', 'processes', a positive int or a "
+            f"concurrent.futures.Executor, but found {spec!r}"
+        )
+    with _SHARED_LOCK:
+        runner = _SHARED.get(key)
+        if runner is None:
+            if key[0] == "serial":
+                runner = SerialRunner()
+            elif key[0] == "threads":
+                runner = ThreadRunner()
+            else:
+                runner = ProcessRunner(key[1] if len(key) > 1 else None)
+            _SHARED[key] = runner
+    return runner
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    for runner in list(_LIVE_RUNNERS):
+        try:
+            runner.close()
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass
+
+
+# ---------------------------------------------------------------------- #
+# Executing a batch
+# ---------------------------------------------------------------------- #
+class _Stats:
+    """Running estimate of an oracle's solve time per instance."""
+
+    __slots__ = ("seconds_per_instance",)
+
+    def __init__(self):
+        self.seconds_per_instance: float | None = None
+
+    def update(self, seconds: float, count: int) -> None:
+        if count <= 0:
+            return
+        sample = seconds / count
+        if self.seconds_per_instance is None:
+            self.seconds_per_instance = sample
+        else:
+            self.seconds_per_instance = 0.7 * self.seconds_per_instance + 0.3 * sample
+
+
+def _stats(oracle) -> _Stats:
+    stats = oracle.__dict__.get("_stats")
+    if stats is None:
+        stats = oracle.__dict__["_stats"] = _Stats()
+    return stats
+
+
+def _split(n: int, parts: int) -> list[slice]:
+    parts = max(1, min(parts, n))
+    bounds = np.linspace(0, n, parts + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def plan_chunks(oracle, runner: Runner, n: int) -> int:
+    """How many chunks a batch of ``n`` instances is split into (1 = run in
+    the calling thread). See the module docstring for the rule."""
+    if n <= 1 or runner.workers <= 1 or isinstance(runner, SerialRunner):
+        return 1
+    if not runner.adaptive:
+        return min(n, runner.workers)
+    t = _stats(oracle).seconds_per_instance
+    if t is None:
+        return min(n, runner.workers)
+    saving = n * t * (1.0 - 1.0 / runner.workers)
+    if saving <= 2.0 * runner.overhead:
+        return 1
+    return min(n, runner.workers)
+
+
+def execute(oracle, theta: np.ndarray, data: dict[str, np.ndarray], *, batch_shape: tuple[int, ...]) -> np.ndarray:
+    """Solve the flattened batch ``theta`` ``(n, *event)`` with the oracle's
+    runner and timeout; returns ``(n, *out_event)`` in order."""
+    from .oracles.base import format_index
+
+    runner = oracle.runner
+    timeout = oracle.timeout
+    stats = _stats(oracle)
+    n = theta.shape[0]
+    pieces: list[np.ndarray] = []
+    start = 0
+    deadline = None if timeout is None else time.monotonic() + timeout
+
+    if runner.adaptive and stats.seconds_per_instance is None and n > 1 and runner.workers > 1:
+        # Probe: one instance in the calling thread tells what an instance costs.
+        result = resolve_runner("serial").map_chunks(oracle, [(theta[:1], {k: v[:1] for k, v in data.items()})], timeout)[0]
+        pieces.append(_unwrap(oracle, result, 0, batch_shape, format_index))
+        stats.update(result[-1], 1)
+        start = 1
+
+    rest = n - start
+    if rest:
+        parts = plan_chunks(oracle, runner, rest)
+        active = runner if parts > 1 else resolve_runner("serial")
+        remaining = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
+        slices = _split(rest, parts)
+        chunks = [
+            (theta[start + s.start : start + s.stop], {k: v[start + s.start : start + s.stop] for k, v in data.items()})
+            for s in slices
+        ]
+        results = active.map_chunks(oracle, chunks, remaining)
+        for s, result in zip(slices, results):
+            pieces.append(_unwrap(oracle, result, start + s.start, batch_shape, format_index))
+        if parts > 1:
+            stats.update(sum(r[-1] for r in results), rest)
+        else:
+            stats.update(results[0][-1], rest)
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=0)
+
+
+def _unwrap(oracle, result: tuple, offset: int, batch_shape, format_index) -> np.ndarray:
+    if result[0] == "ok":
+        return result[1]
+    _, local, error, text, _seconds = result
+    flat = None if local is None else offset + int(local)
+    index = None if flat is None else format_index(flat, batch_shape)
+    where = f"batch index {index}" if index is not None else f"a chunk starting at flat index {offset}"
+    if isinstance(error, OracleTimeoutError):
+        cls = OracleTimeoutError
+    elif isinstance(error, OracleError):
+        cls = type(error)
+    else:
+        cls = OracleError
+    message = str(error) if isinstance(error, OracleError) else f"{type(error).__name__}: {error}"
+    wrapped = cls(f"oracle {oracle.name!r} failed on {where}: {message}", oracle=oracle.name, index=index)
+    if isinstance(error, BaseException) and hasattr(error, "add_note") and text:
+        if not any("worker traceback" in note for note in getattr(error, "__notes__", [])):
+            error.add_note("worker traceback:\n" + text)
+    raise wrapped from error

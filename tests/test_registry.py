@@ -1,0 +1,142 @@
+import pickle
+
+import numpy as np
+import pytest
+
+import imle_solvers as im
+from imle_solvers import registry
+
+
+@pytest.fixture
+def clean_registry():
+    saved = dict(registry._REGISTRY)
+    yield
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
+
+
+class Argmin(im.Oracle):
+    sense = "min"
+
+    def solve(self, theta):
+        z = np.zeros_like(theta)
+        z[np.argmin(theta)] = 1
+        return z
+
+
+def argmin_fn(costs):
+    z = np.zeros_like(costs)
+    z[np.argmin(costs)] = 1
+    return z
+
+
+def test_builtins_are_listed_sorted():
+    names = im.available_oracles()
+    assert names == sorted(names)
+    assert {"topk", "onehot"} <= set(names)
+
+
+def test_register_as_call_and_decorator(clean_registry):
+    assert im.register_oracle("argmin_call", Argmin) is Argmin
+
+    @im.register_oracle("argmin_deco")
+    class Deco(Argmin):
+        pass
+
+    assert isinstance(Deco(), Argmin)  # the decorator returns the class unchanged
+    for name in ("argmin_call", "argmin_deco"):
+        oracle = im.get_oracle(name)
+        assert oracle.name == name
+        np.testing.assert_array_equal(oracle(np.array([[2.0, 1.0, 3.0]])), [[0, 1, 0]])
+    assert {"argmin_call", "argmin_deco"} <= set(im.available_oracles())
+
+
+def test_register_plain_function(clean_registry):
+    im.register_oracle("argmin_fn", argmin_fn, sense="min")
+    oracle = im.get_oracle("argmin_fn")
+    assert oracle.sense == "min"
+    np.testing.assert_array_equal(oracle(np.array([[3.0, 1.0], [0.0, 2.0]])), [[0, 1], [1, 0]])
+
+    @im.register_oracle("argmax_fn", sense="max", event_ndim=2)
+    def argmax2d(theta):
+        z = np.zeros_like(theta)
+        z[np.unravel_index(np.argmax(theta), theta.shape)] = 1
+        return z
+
+    out = im.get_oracle("argmax_fn")(np.arange(12.0).reshape(2, 2, 3))
+    assert out.shape == (2, 2, 3) and out.sum() == 2 and out[0, 1, 2] == 1
+
+
+def test_function_without_sense_is_a_factory_and_says_so(clean_registry):
+    im.register_oracle("not_a_factory", argmin_fn)
+    with pytest.raises(TypeError, match="sense="):
+        im.get_oracle("not_a_factory")
+
+
+def test_duplicate_name_refused_unless_overwrite(clean_registry):
+    im.register_oracle("dup", Argmin)
+    with pytest.raises(ValueError, match="already registered"):
+        im.register_oracle("dup", Argmin)
+    im.register_oracle("dup", argmin_fn, sense="min", overwrite=True)
+    assert isinstance(im.get_oracle("dup"), im.FunctionOracle)
+
+
+@pytest.mark.parametrize("bad", [None, "", 3])
+def test_bad_name_is_a_type_error(bad, clean_registry):
+    with pytest.raises(TypeError):
+        im.register_oracle(bad, Argmin)
+
+
+def test_bad_factory_is_a_type_error(clean_registry):
+    with pytest.raises(TypeError, match="expected an Oracle class"):
+        im.register_oracle("x", 42)
+
+
+def test_unknown_name_lists_and_suggests():
+    with pytest.raises(im.OracleNotFoundError) as info:
+        im.get_oracle("top_k")
+    message = str(info.value)
+    assert "Did you mean 'topk'?" in message
+    assert "onehot" in message
+    assert isinstance(info.value, KeyError)
+    assert info.value.__suppress_context__
+
+
+def test_unknown_name_without_close_match():
+    with pytest.raises(im.OracleNotFoundError, match="no oracle named 'zzzzzz'. Available"):
+        im.get_oracle("zzzzzz")
+
+
+def test_entry_point_plugin_is_loaded_lazily():
+    import sys
+
+    assert "loopback_argmin" in im.available_oracles()
+    oracle = im.get_oracle("loopback_argmin")
+    assert "imle_solvers_loopback" in sys.modules
+    assert oracle.sense == "min"
+    np.testing.assert_array_equal(oracle(np.array([[2.0, 0.5, 1.0]])), [[0, 1, 0]])
+
+
+def test_broken_plugin_warns_and_is_not_found():
+    with pytest.warns(im.ImleSolversWarning, match="could not be loaded"):
+        with pytest.raises(im.OracleNotFoundError):
+            im.get_oracle("loopback_broken")
+
+
+def _default_options(name):
+    return {"topk": {"k": 2}}.get(name, {})
+
+
+def test_every_registered_oracle_pickles():
+    for name in im.available_oracles():
+        if name == "loopback_broken":
+            continue
+        oracle = im.get_oracle(name, **_default_options(name))
+        clone = pickle.loads(pickle.dumps(oracle))
+        assert type(clone) is type(oracle) and clone.name == oracle.name and clone.sense == oracle.sense
+
+
+def test_oracles_with_runner_pickle_without_the_pool():
+    oracle = im.get_oracle("topk", k=1, runner="threads")
+    clone = pickle.loads(pickle.dumps(oracle))
+    assert isinstance(clone.runner, im.SerialRunner)

@@ -1,0 +1,159 @@
+"""Runners: same results everywhere, errors with indices, crashes, timeouts."""
+
+import concurrent.futures as cf
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import imle_solvers as im
+from imle_solvers.oracles import FunctionOracle
+from imle_solvers.runners import plan_chunks, resolve_runner
+from tests import faulty
+
+RUNNERS = {
+    "serial": lambda: "serial",
+    "threads": lambda: im.ThreadRunner(2, adaptive=False),
+    "processes": lambda: im.ProcessRunner(2, adaptive=False),
+    "executor": lambda: cf.ThreadPoolExecutor(3),
+}
+
+
+@pytest.fixture(scope="module")
+def process_runner():
+    runner = im.ProcessRunner(2, adaptive=False)
+    yield runner
+    runner.close()
+
+
+def _theta(rng, n=23):
+    return rng.normal(size=(n, 6))
+
+
+@pytest.mark.parametrize("kind", sorted(RUNNERS))
+def test_identical_results_on_every_runner(kind, rng):
+    theta = _theta(rng).reshape(23, 1, 6)
+    reference = im.get_oracle("topk", k=3)(theta)
+    oracle = FunctionOracle(faulty.sign, name="sign").configure(runner=RUNNERS[kind]())
+    np.testing.assert_array_equal(oracle(theta), faulty.sign(theta))
+    cpu_topk = FunctionOracle(lambda t: im.get_oracle("topk", k=3)(t), name="topk_fn").configure(runner=RUNNERS[kind]())
+    np.testing.assert_array_equal(cpu_topk(theta), reference)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 5])
+def test_results_do_not_depend_on_worker_count(workers, rng):
+    theta = _theta(rng, 17)
+    oracle = FunctionOracle(faulty.sign).configure(runner=im.ThreadRunner(workers, adaptive=False))
+    np.testing.assert_array_equal(oracle(theta), faulty.sign(theta))
+
+
+def test_process_runner_results_in_order(process_runner, rng):
+    theta = _theta(rng, 31)
+    theta[:, 0] = np.arange(31)  # distinct instances
+    oracle = FunctionOracle(faulty.sign).configure(runner=process_runner)
+    for _ in range(3):  # the pool is reused between calls
+        np.testing.assert_array_equal(oracle(theta), faulty.sign(theta))
+    assert len(process_runner.worker_pids()) == 2
+
+
+@pytest.mark.parametrize("kind", ["serial", "threads", "processes"])
+def test_solver_exception_names_oracle_and_index(kind, rng):
+    theta = _theta(rng, 20).reshape(4, 5, 6)
+    theta[2, 3, 0] = faulty.RAISE_TRIGGER
+    oracle = FunctionOracle(faulty.raises, name="raiser").configure(runner=RUNNERS[kind]())
+    with pytest.raises(im.OracleError) as info:
+        oracle(theta)
+    error = info.value
+    assert error.index == (2, 3) and error.oracle == "raiser"
+    assert "oracle 'raiser' failed on batch index (2, 3): ZeroDivisionError: injected failure" in str(error)
+    assert isinstance(error.__cause__, ZeroDivisionError)
+
+
+def test_custom_oracle_from_a_local_scope_runs_in_processes(process_runner, rng):
+    offset = 0.5  # a closure: only picklable by value
+
+    def shifted_sign(theta):
+        return (theta > offset).astype(float)
+
+    oracle = FunctionOracle(shifted_sign, name="local").configure(runner=process_runner)
+    theta = _theta(rng)
+    np.testing.assert_array_equal(oracle(theta), (theta > offset).astype(float))
+
+
+def test_worker_sigkill_raises_and_next_call_uses_a_fresh_pool(rng):
+    runner = im.ProcessRunner(2, adaptive=False)
+    try:
+        theta = _theta(rng, 12)
+        oracle = FunctionOracle(faulty.kills, name="killer").configure(runner=runner)
+        oracle(theta)
+        first = set(runner.worker_pids())
+        bad = theta.copy()
+        bad[9, 0] = faulty.KILL_TRIGGER
+        with pytest.raises(im.WorkerCrashedError, match="oracle 'killer'.*died"):
+            oracle(bad)
+        np.testing.assert_array_equal(oracle(theta), faulty.sign(theta))
+        assert set(runner.worker_pids()).isdisjoint(first)
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize("kind", ["serial", "threads", "processes"])
+def test_timeout_raises_promptly_and_the_oracle_recovers(kind, rng):
+    theta = _theta(rng, 8)
+    oracle = FunctionOracle(faulty.hangs, name="hanger").configure(runner=RUNNERS[kind](), timeout=1.0)
+    bad = theta.copy()
+    bad[5, 0] = faulty.HANG_TRIGGER
+    start = time.monotonic()
+    with pytest.raises(im.OracleTimeoutError, match="oracle 'hanger'.*timeout=1.0 s"):
+        oracle(bad)
+    assert time.monotonic() - start < 10  # generous: a hang would take 60 s
+    np.testing.assert_array_equal(oracle(theta), faulty.sign(theta))
+    if kind == "processes":
+        oracle.runner.close()
+
+
+def test_timeout_validation():
+    with pytest.raises(im.InvalidInputError, match="positive number of seconds"):
+        im.get_oracle("topk", k=1, timeout=-1)
+
+
+@pytest.mark.parametrize("spec", ["fibers", 0, -2, True, 1.5])
+def test_bad_runner_spec(spec):
+    with pytest.raises(im.InvalidInputError, match="runner"):
+        im.get_oracle("topk", k=1, runner=spec)
+
+
+def test_runner_resolution():
+    assert isinstance(resolve_runner("serial"), im.SerialRunner)
+    assert isinstance(resolve_runner(1), im.SerialRunner)
+    assert isinstance(resolve_runner(3), im.ProcessRunner) and resolve_runner(3).workers == 3
+    assert resolve_runner("processes") is resolve_runner("processes")  # pools are shared
+    executor = cf.ThreadPoolExecutor(2)
+    runner = resolve_runner(executor)
+    assert isinstance(runner, im.ExecutorRunner) and runner.workers == 2
+    executor.shutdown()
+
+
+def test_adaptive_runner_keeps_cheap_oracles_in_process(rng):
+    runner = im.ProcessRunner(2)  # adaptive by default; never started for cheap work
+    oracle = FunctionOracle(faulty.sign, name="cheap").configure(runner=runner)
+    theta = _theta(rng, 64)
+    np.testing.assert_array_equal(oracle(theta), faulty.sign(theta))
+    assert plan_chunks(oracle, runner, 64) == 1
+    assert runner.worker_pids() == []  # the pool was not needed
+
+
+def test_adaptive_runner_uses_the_pool_for_expensive_oracles(rng):
+    runner = im.ThreadRunner(2)
+    oracle = FunctionOracle(faulty.slow_sign, name="slow").configure(runner=runner)
+    theta = _theta(rng, 16)
+    np.testing.assert_array_equal(oracle(theta), faulty.sign(theta))
+    assert plan_chunks(oracle, runner, 16) == 2
+
+
+def test_torch_input_through_processes(process_runner, rng):
+    theta = torch.tensor(_theta(rng), dtype=torch.float32)
+    out = FunctionOracle(faulty.sign).configure(runner=process_runner)(theta)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, (theta > 0).float())
