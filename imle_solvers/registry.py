@@ -126,7 +126,9 @@ def register_oracle(
         if sense not in ("max", "min"):
             raise ValueError(f"register_oracle({name!r}): expected sense 'max' or 'min', but found {sense!r}")
         if isinstance(factory, type):
-            raise TypeError(f"register_oracle({name!r}): sense= marks a solver function, but got the class {factory.__name__}")
+            raise TypeError(
+                f"register_oracle({name!r}): sense= marks a solver function, but got the class {factory.__name__}"
+            )
         entry = _FunctionFactory(factory, name, sense, event_ndim, instance_data, nonnegative)
     else:
         entry = factory

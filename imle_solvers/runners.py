@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures as cf
+import hashlib
 import multiprocessing
 import os
 import pickle
@@ -62,14 +63,13 @@ import queue
 import threading
 import time
 import traceback
-import hashlib
 import weakref
 from typing import Any
 
 import numpy as np
 
-from .oracles.base import InstanceFailure
 from .errors import ImleSolversError, InvalidInputError, OracleError, OracleTimeoutError, WorkerCrashedError
+from .oracles.base import InstanceFailure
 
 __all__ = [
     "Runner",
@@ -684,7 +684,8 @@ def execute(oracle, theta: np.ndarray, data: dict[str, np.ndarray], *, batch_sha
 
     if runner.adaptive and stats.seconds_per_instance is None and n > 1 and runner.workers > 1:
         # Probe: one instance in the calling thread tells what an instance costs.
-        result = resolve_runner("serial").map_chunks(oracle, [(theta[:1], {k: v[:1] for k, v in data.items()})], timeout)[0]
+        first = [(theta[:1], {key: value[:1] for key, value in data.items()})]
+        result = resolve_runner("serial").map_chunks(oracle, first, timeout)[0]
         pieces.append(_unwrap(oracle, result, 0, batch_shape, format_index))
         stats.update(result[-1], 1)
         start = 1

@@ -265,12 +265,11 @@ class Oracle:
         with torch.no_grad():
             theta = theta.detach()
             shapes = tuple(theta.shape)
-            data = {
-                key: (value.detach().to(theta.device) if _tensors.is_tensor(value) else torch.as_tensor(value, device=theta.device))
-                for key, value in data.items()
-            }
+            data = {key: torch.as_tensor(value, device=theta.device) for key, value in data.items()}
             batch_shape, event_shape = self._split_shape(shapes, str(theta.dtype).replace("torch.", ""), theta)
-            data2d = self._flatten_data(data, batch_shape, event_shape, reshape=lambda x, s: x.reshape(s), expand=lambda x, s: x.expand(s))
+            data2d = self._flatten_data(
+                data, batch_shape, event_shape, reshape=lambda x, s: x.reshape(s), expand=lambda x, s: x.expand(s)
+            )
             n = math.prod(batch_shape)
             theta2d = theta.reshape(n, *event_shape)
             out_event = self.output_event_shape(event_shape)

@@ -68,4 +68,5 @@ class FunctionOracle(Oracle):
         return np.asarray(self.fn(theta, **data))
 
     def __repr__(self):
-        return f"FunctionOracle({getattr(self.fn, '__qualname__', self.fn)!r}, name={self.name!r}, sense={self.sense!r})"
+        fn = getattr(self.fn, "__qualname__", self.fn)
+        return f"FunctionOracle({fn!r}, name={self.name!r}, sense={self.sense!r})"
