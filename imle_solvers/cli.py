@@ -35,8 +35,9 @@ def oracle_table() -> list[dict[str, str]]:
         try:
             factory = get_factory(name)
         except Exception as error:  # noqa: BLE001 - a broken plugin is a row, not a crash
-            rows.append({"name": name, "sense": "?", "event": "?", "backend": "?",
-                         "dependencies": f"cannot load: {type(error).__name__}: {error}"})
+            cause = error.__cause__ or error
+            rows.append({"name": name, "sense": "?", "event": "?", "backend": "plugin",
+                         "dependencies": f"failed to load ({type(cause).__name__}: {cause})"})
             continue
         if isinstance(factory, _FunctionFactory):
             info: object = factory

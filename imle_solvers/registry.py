@@ -17,8 +17,10 @@ Three ways to add an oracle:
 
        register_oracle("argmin", argmin_fn, sense="min", event_ndim=1)
 
-3. an entry point in another package's ``pyproject.toml``, loaded lazily the
-   first time the registry is listed or a name is missing::
+3. an entry point in another package's ``pyproject.toml``, imported lazily
+   the first time its name is asked for (a plugin that fails to import raises
+   :class:`OracleNotFoundError` naming the plugin, and leaves every other
+   oracle usable)::
 
        [project.entry-points."imle_solvers.oracles"]
        mine = "my_package.oracles:Mine"
@@ -29,12 +31,11 @@ from __future__ import annotations
 import difflib
 import importlib
 import threading
-import warnings
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from .errors import ImleSolversWarning, OracleNotFoundError
+from .errors import OracleNotFoundError
 from .oracles.base import Oracle
 from .oracles.function import FunctionOracle
 
@@ -173,14 +174,11 @@ def _load_entry_point(name: str) -> bool:
         return False
     try:
         target = entry_point.load()
-    except Exception as error:  # noqa: BLE001 - a broken plugin must not break the registry
-        warnings.warn(
-            f"the plugin oracle {name!r} ({entry_point.value}) could not be loaded: "
-            f"{type(error).__name__}: {error}",
-            ImleSolversWarning,
-            stacklevel=3,
-        )
-        return False
+    except Exception as error:  # noqa: BLE001 - reported with the plugin's name, other oracles unaffected
+        raise OracleNotFoundError(
+            f"the plugin oracle {name!r} (entry point {entry_point.value!r} in group "
+            f"{ENTRY_POINT_GROUP!r}) could not be loaded: {type(error).__name__}: {error}"
+        ) from error
     with _LOCK:
         if name not in _REGISTRY:
             _REGISTRY[name] = target

@@ -32,9 +32,13 @@ a call in the calling thread when the pool cannot win::
 
 where ``n`` is the batch size, ``t`` the estimated seconds per instance,
 ``w`` the number of workers and ``overhead`` the measured round-trip of one
-chunk (measured when the pool starts and refined on every pooled call). The
-first call of an oracle solves one instance in the calling thread to get
-``t``. Pass ``adaptive=False`` to a runner class to always use the pool.
+chunk (measured when the pool starts and refined on every pooled call). On
+the first call of an oracle ``t`` is unknown: the runner solves chunks of 1,
+2, 4, ... instances in the calling thread until the time spent reaches
+``2 * overhead`` — a cheap batch is finished by then, an expensive one has
+told what an instance costs — and hands the rest to the pool if the rule
+says so. At most about two round trips are lost to the probe. Pass
+``adaptive=False`` to a runner class to always use the pool.
 
 Failures
 --------
@@ -472,9 +476,17 @@ class ProcessRunner(_PoolRunner):
                     initializer=_worker_init,
                 )
                 # Start every worker now and measure one round trip.
-                list(pool.map(_ping, range(self.workers)))
-                started = time.perf_counter()
-                pool.submit(_ping).result()
+                try:
+                    list(pool.map(_ping, range(self.workers)))
+                    started = time.perf_counter()
+                    pool.submit(_ping).result()
+                except cf.BrokenExecutor as error:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise WorkerCrashedError(
+                        f"the worker processes of {self!r} died while starting ({error}). The most common "
+                        "cause is a script that calls an oracle at import time, without an "
+                        "`if __name__ == \"__main__\":` guard; the workers' own error is printed above."
+                    ) from error
                 self._overhead = time.perf_counter() - started
                 self._pool = pool
             return self._pool
@@ -683,12 +695,20 @@ def execute(oracle, theta: np.ndarray, data: dict[str, np.ndarray], *, batch_sha
     deadline = None if timeout is None else time.monotonic() + timeout
 
     if runner.adaptive and stats.seconds_per_instance is None and n > 1 and runner.workers > 1:
-        # Probe: one instance in the calling thread tells what an instance costs.
-        first = [(theta[:1], {key: value[:1] for key, value in data.items()})]
-        result = resolve_runner("serial").map_chunks(oracle, first, timeout)[0]
-        pieces.append(_unwrap(oracle, result, 0, batch_shape, format_index))
-        stats.update(result[-1], 1)
-        start = 1
+        # Probe in the calling thread with chunks of 1, 2, 4, ... instances until
+        # the time spent would have paid for a pool round trip: a cheap batch
+        # finishes here, an expensive one tells what an instance costs.
+        serial = resolve_runner("serial")
+        spent, size = 0.0, 1
+        while start < n and spent < 2.0 * runner.overhead:
+            stop = min(n, start + size)
+            piece = [(theta[start:stop], {key: value[start:stop] for key, value in data.items()})]
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
+            result = serial.map_chunks(oracle, piece, remaining)[0]
+            pieces.append(_unwrap(oracle, result, start, batch_shape, format_index))
+            spent += result[-1]
+            start, size = stop, size * 2
+        stats.update(spent, start)
 
     rest = n - start
     if rest:

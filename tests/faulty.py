@@ -49,3 +49,13 @@ def wrong_shape(theta):
 def slow_sign(theta):
     time.sleep(0.002)
     return sign(theta)
+
+
+def single_threaded(theta):
+    """Sign oracle that fails unless BLAS/OpenMP run with one thread here."""
+    from threadpoolctl import threadpool_info
+
+    threads = {info["internal_api"]: info["num_threads"] for info in threadpool_info()}
+    if any(count != 1 for count in threads.values()) or os.environ.get("OMP_NUM_THREADS") != "1":
+        raise RuntimeError(f"worker runs with more than one thread: {threads}")
+    return sign(theta)

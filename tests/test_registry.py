@@ -117,10 +117,11 @@ def test_entry_point_plugin_is_loaded_lazily():
     np.testing.assert_array_equal(oracle(np.array([[2.0, 0.5, 1.0]])), [[0, 1, 0]])
 
 
-def test_broken_plugin_warns_and_is_not_found():
-    with pytest.warns(im.ImleSolversWarning, match="could not be loaded"):
-        with pytest.raises(im.OracleNotFoundError):
-            im.get_oracle("loopback_broken")
+def test_broken_plugin_is_reported_with_its_entry_point():
+    with pytest.raises(im.OracleNotFoundError, match="plugin oracle 'loopback_broken'.*could not be loaded") as info:
+        im.get_oracle("loopback_broken")
+    assert isinstance(info.value.__cause__, AttributeError)
+    assert im.get_oracle("loopback_argmin").sense == "min"  # the rest of the registry still works
 
 
 def _default_options(name):

@@ -157,3 +157,37 @@ def test_torch_input_through_processes(process_runner, rng):
     out = FunctionOracle(faulty.sign).configure(runner=process_runner)(theta)
     assert out.dtype == torch.float32
     torch.testing.assert_close(out, (theta > 0).float())
+
+
+def test_workers_run_with_one_blas_thread(process_runner, rng):
+    theta = _theta(rng, 8)
+    oracle = FunctionOracle(faulty.single_threaded, name="threads_check").configure(runner=process_runner)
+    np.testing.assert_array_equal(oracle(theta), faulty.sign(theta))
+
+
+UNGUARDED_SCRIPT = """
+import numpy as np
+import imle_solvers as im
+from imle_solvers.oracles import FunctionOracle
+
+def sign(theta):
+    return (theta > 0).astype(float)
+
+# No `if __name__ == "__main__":` guard: a spawned worker re-imports this file.
+oracle = FunctionOracle(sign).configure(runner=im.ProcessRunner(2, adaptive=False))
+print("result", oracle(np.ones((4, 3))).sum())
+"""
+
+
+def test_script_without_main_guard_gets_a_clear_error(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    completed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert completed.returncode != 0
+    assert "__main__" in completed.stderr and "guard" in completed.stderr
+    assert "WorkerCrashedError" in completed.stderr
