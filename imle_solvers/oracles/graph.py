@@ -154,6 +154,7 @@ class ShortestPath(Oracle):
         slot_tails = tails[slot_start]
         self._indices = heads[slot_start].astype(np.int32)
         self._indptr = np.concatenate([[0], np.cumsum(np.bincount(slot_tails, minlength=num_nodes))]).astype(np.int32)
+        self._slot_keys = slot_tails * num_nodes + heads[slot_start]  # sorted: CSR order
         self._arc_edge = arc_edge
         self._slot_start = slot_start
         self._slot_stop = np.append(slot_start[1:], len(arc_edge))
@@ -212,28 +213,38 @@ class ShortestPath(Oracle):
             csr, directed=True, indices=self._source, return_predecessors=True
         )
         z = np.zeros(self.num_edges, dtype=np.float64)
-        node = self._target
-        if node != self._source and predecessors[node] < 0:
+        source, node = self._source, self._target
+        if node != source and predecessors[node] < 0:
             raise self._no_path()
+        heads = []
+        while node != source:  # walk back along the predecessors
+            heads.append(node)
+            node = int(predecessors[node])
+        if not heads:
+            return z
+        heads_array = np.array(heads, dtype=np.int64)
+        tails_array = predecessors[heads_array].astype(np.int64)
+        slots = np.searchsorted(self._slot_keys, tails_array * len(self.nodes) + heads_array)
+        if not self._parallel:
+            z[self._arc_edge[self._slot_start[slots]]] = 1.0
+            return z
         data = csr.data
-        while node != self._source:
-            tail = int(predecessors[node])
-            row = slice(self._indptr[tail], self._indptr[tail + 1])
-            slot = int(self._indptr[tail] + np.searchsorted(self._indices[row], node))
+        for slot in slots.tolist():
             start, stop = self._slot_start[slot], self._slot_stop[slot]
-            if stop - start == 1:
-                z[self._arc_edge[start]] = 1.0
-            else:  # parallel edges: the cheapest, lowest edge index on ties
-                z[self._arc_edge[start + int(np.argmax(arc_costs[start:stop] == data[slot]))]] = 1.0
-            node = tail
+            # parallel edges: the cheapest, the lowest edge index on ties
+            z[self._arc_edge[start + int(np.argmax(arc_costs[start:stop] == data[slot]))]] = 1.0
         return z
 
     def _solve_networkx(self, costs: np.ndarray) -> np.ndarray:
         nx = require("networkx", needed_for="the shortest_path oracle")
         lookup = self._arc_lookup()
-
-        def weight(u, v, _attributes):
-            return float(costs[lookup[u, v]].min())
+        values = costs.tolist()
+        if self.multigraph:
+            def weight(u, v, _attributes):
+                return min(values[i] for i in lookup[u, v])
+        else:
+            def weight(u, v, _attributes):
+                return values[lookup[u, v][0]]
 
         graph = self._graph if self._graph is not None else self._rebuild_graph()
         try:
@@ -242,8 +253,8 @@ class ShortestPath(Oracle):
             raise self._no_path() from None
         z = np.zeros(self.num_edges, dtype=np.float64)
         for u, v in zip(path[:-1], path[1:]):
-            candidates = lookup[u, v]  # sorted by edge index
-            z[candidates[int(np.argmin(costs[candidates]))]] = 1.0
+            candidates = lookup[u, v]  # sorted by edge index; min() keeps the first of equals
+            z[min(candidates, key=values.__getitem__)] = 1.0
         return z
 
     def _arc_lookup(self) -> dict:
@@ -255,7 +266,7 @@ class ShortestPath(Oracle):
                 pairs.setdefault((u, v), []).append(index)
                 if not self.directed and u != v:
                     pairs.setdefault((v, u), []).append(index)
-            lookup = {pair: np.array(sorted(ids), dtype=np.int64) for pair, ids in pairs.items()}
+            lookup = {pair: sorted(ids) for pair, ids in pairs.items()}
             self.__dict__["_lookup"] = lookup
         return lookup
 
