@@ -44,7 +44,7 @@ def report(family: str, size: str, timings: dict[str, float], count: int, refere
 
 
 # ---------------------------------------------------------------------- #
-# Sections
+# Sections: one function per family, one helper per size
 # ---------------------------------------------------------------------- #
 def bench_shortest_path(args) -> None:
     import networkx as nx
@@ -56,90 +56,101 @@ def bench_shortest_path(args) -> None:
         "gnm 1000 n / 5000 e": (nx.gnm_random_graph(1000, 5000, seed=1), 0, 999),
     }
     for size, (graph, source, target) in graphs.items():
-        count = min(args.batch, 32)
-        costs = rng.random((count, graph.number_of_edges()))
-        ours = im.get_oracle("shortest_path", graph=graph, source=source, target=target)
-        reference = im.get_oracle("shortest_path", graph=graph, source=source, target=target, backend="networkx")
-        index = {}
-        for i, (u, v) in enumerate(graph.edges):
-            index[u, v] = index[v, u] = i
+        _shortest_path_size(args, rng, size, graph, source, target)
 
-        def networkx_dijkstra():
-            for w in costs:
-                nx.dijkstra_path(graph, source, target, weight=lambda u, v, _, w=w: w[index[u, v]])
 
-        timings = {
-            "ours (scipy CSR)": best_time(lambda: ours(costs), args.repeats),
-            "ours (backend=networkx)": best_time(lambda: reference(costs), args.repeats),
-            "networkx dijkstra_path": best_time(networkx_dijkstra, args.repeats),
-        }
-        report("shortest_path", size, timings, count, "ours (scipy CSR)")
+def _shortest_path_size(args, rng, size, graph, source, target) -> None:
+    import networkx as nx
+
+    count = min(args.batch, 32)
+    costs = rng.random((count, graph.number_of_edges()))
+    ours = im.get_oracle("shortest_path", graph=graph, source=source, target=target)
+    reference = im.get_oracle("shortest_path", graph=graph, source=source, target=target, backend="networkx")
+    index = {}
+    for i, (u, v) in enumerate(graph.edges):
+        index[u, v] = index[v, u] = i
+
+    def networkx_dijkstra():  # the natural baseline: a weight function reading the cost vector
+        for w in costs:
+            nx.dijkstra_path(graph, source, target, weight=lambda u, v, _, w=w: w[index[u, v]])
+
+    timings = {
+        "ours (scipy CSR)": best_time(lambda: ours(costs), args.repeats),
+        "ours (backend=networkx)": best_time(lambda: reference(costs), args.repeats),
+        "networkx dijkstra_path": best_time(networkx_dijkstra, args.repeats),
+    }
+    report("shortest_path", size, timings, count, "ours (scipy CSR)")
 
 
 def bench_matching(args) -> None:
+    rng = np.random.default_rng(1)
+    for n in (10, 50, 100):
+        _matching_size(args, rng.random((args.batch, n, n)))
+
+
+def _matching_size(args, scores) -> None:
     from scipy.optimize import linear_sum_assignment
 
-    rng = np.random.default_rng(1)
     oracle = im.get_oracle("matching")
-    for n in (10, 50, 100):
-        count = args.batch
-        scores = rng.random((count, n, n))
+    count, n = scores.shape[0], scores.shape[1]
 
-        def per_instance():
-            out = np.zeros_like(scores)
-            for i in range(count):
-                rows, cols = linear_sum_assignment(scores[i], maximize=True)
-                out[i, rows, cols] = 1.0
-            return out
+    def per_instance():
+        out = np.zeros_like(scores)
+        for i in range(count):
+            rows, cols = linear_sum_assignment(scores[i], maximize=True)
+            out[i, rows, cols] = 1.0
+        return out
 
-        timings = {
-            "ours": best_time(lambda: oracle(scores), args.repeats),
-            "linear_sum_assignment loop": best_time(per_instance, args.repeats),
-        }
-        report("matching", f"{n}x{n}", timings, count, "ours")
+    timings = {
+        "ours": best_time(lambda: oracle(scores), args.repeats),
+        "linear_sum_assignment loop": best_time(per_instance, args.repeats),
+    }
+    report("matching", f"{n}x{n}", timings, count, "ours")
 
 
 def bench_spanning_tree(args) -> None:
     import networkx as nx
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import minimum_spanning_tree
 
     rng = np.random.default_rng(2)
     for size, graph in {"grid 30x30": nx.grid_2d_graph(30, 30),
                         "gnm 1000 n / 5000 e": nx.gnm_random_graph(1000, 5000, seed=3)}.items():
         if not nx.is_connected(graph):
             graph = graph.subgraph(max(nx.connected_components(graph), key=len)).copy()
-        count = min(args.batch, 32)
-        weights = rng.random((count, graph.number_of_edges())) + 0.1  # positive: scipy drops zeros
-        oracle = im.get_oracle("spanning_tree", graph=graph)
-        position = {node: i for i, node in enumerate(graph.nodes)}
-        rows = np.array([position[u] for u, _ in graph.edges])
-        cols = np.array([position[v] for _, v in graph.edges])
-        n = graph.number_of_nodes()
+        weights = rng.random((min(args.batch, 32), graph.number_of_edges())) + 0.1  # positive: scipy drops zeros
+        _spanning_tree_size(args, size, graph, weights)
 
-        def scipy_mst():
-            for w in weights:
-                minimum_spanning_tree(csr_matrix((w, (rows, cols)), shape=(n, n)))
 
-        edges = list(graph.edges)
+def _spanning_tree_size(args, size, graph, weights) -> None:
+    import networkx as nx
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import minimum_spanning_tree
 
-        def networkx_mst():
-            for w in weights:
-                for (u, v), value in zip(edges, w):
-                    graph[u][v]["w"] = value
-                nx.minimum_spanning_tree(graph, weight="w")
+    oracle = im.get_oracle("spanning_tree", graph=graph)
+    position = {node: i for i, node in enumerate(graph.nodes)}
+    rows = np.array([position[u] for u, _ in graph.edges])
+    cols = np.array([position[v] for _, v in graph.edges])
+    n = graph.number_of_nodes()
+    edges = list(graph.edges)
 
-        timings = {
-            "ours (numba Kruskal)": best_time(lambda: oracle(weights), args.repeats),
-            "scipy minimum_spanning_tree": best_time(scipy_mst, args.repeats),
-            "networkx minimum_spanning_tree": best_time(networkx_mst, max(1, args.repeats // 2)),
-        }
-        report("spanning_tree", size, timings, count, "ours (numba Kruskal)")
+    def scipy_mst():
+        for w in weights:
+            minimum_spanning_tree(csr_matrix((w, (rows, cols)), shape=(n, n)))
+
+    def networkx_mst():
+        for w in weights:
+            for (u, v), value in zip(edges, w):
+                graph[u][v]["w"] = value
+            nx.minimum_spanning_tree(graph, weight="w")
+
+    timings = {
+        "ours (numba Kruskal)": best_time(lambda: oracle(weights), args.repeats),
+        "scipy minimum_spanning_tree": best_time(scipy_mst, args.repeats),
+        "networkx minimum_spanning_tree": best_time(networkx_mst, max(1, args.repeats // 2)),
+    }
+    report("spanning_tree", size, timings, weights.shape[0], "ours (numba Kruskal)")
 
 
 def bench_knapsack(args) -> None:
-    import cvxpy as cp
-
     from imle_solvers.oracles._mip import _silence_highs_banner
 
     _silence_highs_banner()  # HiGHS prints a banner on its first use in a process
@@ -148,36 +159,43 @@ def bench_knapsack(args) -> None:
         count = min(args.batch, 32)
         values = rng.integers(1, 100, size=(count, n)).astype(float)
         weights = rng.integers(1, 100, size=(count, n)).astype(float)
-        capacity = weights.sum(1) / 2
-        dp = im.get_oracle("knapsack", backend="dp")
-        cpsat = im.get_oracle("knapsack", backend="cpsat")
+        _knapsack_size(args, values, weights, weights.sum(1) / 2)
 
-        def cvxpy_highs():
-            for v, w, c in zip(values, weights, capacity):
-                z = cp.Variable(n, boolean=True)
-                cp.Problem(cp.Maximize(v @ z), [w @ z <= c]).solve(solver=cp.HIGHS, mip_rel_gap=0.0)
 
-        timings = {
-            "ours DP (numba)": best_time(lambda: dp(values, weights=weights, capacity=capacity), args.repeats),
-            "ours CP-SAT (1 worker)": best_time(lambda: cpsat(values, weights=weights, capacity=capacity),
-                                                args.repeats),
-            "cvxpy + HiGHS (fresh model)": best_time(cvxpy_highs, max(1, args.repeats // 2)),
-        }
-        report("knapsack", f"{n} items, C ~ {int(capacity.mean())}", timings, count, "ours DP (numba)")
+def _knapsack_size(args, values, weights, capacity) -> None:
+    import cvxpy as cp
+
+    count, n = values.shape
+    dp = im.get_oracle("knapsack", backend="dp")
+    cpsat = im.get_oracle("knapsack", backend="cpsat")
+
+    def cvxpy_highs():
+        for v, w, c in zip(values, weights, capacity):
+            z = cp.Variable(n, boolean=True)
+            cp.Problem(cp.Maximize(v @ z), [w @ z <= c]).solve(solver=cp.HIGHS, mip_rel_gap=0.0)
+
+    timings = {
+        "ours DP (numba)": best_time(lambda: dp(values, weights=weights, capacity=capacity), args.repeats),
+        "ours CP-SAT (1 worker)": best_time(lambda: cpsat(values, weights=weights, capacity=capacity), args.repeats),
+        "cvxpy + HiGHS (fresh model)": best_time(cvxpy_highs, max(1, args.repeats // 2)),
+    }
+    report("knapsack", f"{n} items, C ~ {int(capacity.mean())}", timings, count, "ours DP (numba)")
 
 
 def bench_ilp(args) -> None:
     rng = np.random.default_rng(4)
     for n, m in ((30, 10), (100, 20)):
-        count = min(args.batch, 16)
         a_ub = rng.integers(0, 20, size=(m, n)).astype(float)
-        b_ub = a_ub.sum(1) / 4
-        theta = rng.normal(size=(count, n))
-        timings = {}
-        for backend in ("cpsat", "mip", "cvxpy"):
-            oracle = im.get_oracle("ilp", A_ub=a_ub, b_ub=b_ub, backend=backend)
-            timings[f"ours backend={backend}"] = best_time(lambda o=oracle: o(theta), max(1, args.repeats // 2))
-        report("ilp", f"binary n={n}, m={m}", timings, count, "ours backend=cpsat")
+        _ilp_size(args, a_ub, a_ub.sum(1) / 4, rng.normal(size=(min(args.batch, 16), n)))
+
+
+def _ilp_size(args, a_ub, b_ub, theta) -> None:
+    timings = {}
+    for backend in ("cpsat", "mip", "cvxpy"):
+        oracle = im.get_oracle("ilp", A_ub=a_ub, b_ub=b_ub, backend=backend)
+        timings[f"ours backend={backend}"] = best_time(lambda o=oracle: o(theta), max(1, args.repeats // 2))
+    m, n = a_ub.shape
+    report("ilp", f"binary n={n}, m={m}", timings, theta.shape[0], "ours backend=cpsat")
 
 
 def bench_ranking(args) -> None:
@@ -185,16 +203,21 @@ def bench_ranking(args) -> None:
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(5)
-    oracle = im.get_oracle("ranking")
     for n in (100, 1000):
-        count = 256
-        scores = rng.normal(size=(count, n)).astype(np.float32)
-        tensor = torch.from_numpy(scores)
-        timings = {
-            "ours numpy": best_time(lambda: oracle(scores), args.repeats),
-            "ours torch (cpu, 1 thread)": best_time(lambda: oracle(tensor), args.repeats),
-        }
-        report("ranking", f"batch {count} x n={n}", timings, count, "ours numpy")
+        _ranking_size(args, rng.normal(size=(256, n)).astype(np.float32))
+
+
+def _ranking_size(args, scores) -> None:
+    import torch
+
+    oracle = im.get_oracle("ranking")
+    tensor = torch.from_numpy(scores)
+    timings = {
+        "ours numpy": best_time(lambda: oracle(scores), args.repeats),
+        "ours torch (cpu, 1 thread)": best_time(lambda: oracle(tensor), args.repeats),
+    }
+    count, n = scores.shape
+    report("ranking", f"batch {count} x n={n}", timings, count, "ours numpy")
 
 
 SECTIONS: dict[str, Callable] = {
