@@ -48,6 +48,12 @@ ENTRY_POINT_GROUP = "imle_solvers.oracles"
 _BUILTINS: dict[str, str] = {
     "topk": "imle_solvers.oracles.selection:TopK",
     "onehot": "imle_solvers.oracles.selection:OneHot",
+    "ranking": "imle_solvers.oracles.ranking:Ranking",
+    "matching": "imle_solvers.oracles.matching:Matching",
+    "shortest_path": "imle_solvers.oracles.graph:ShortestPath",
+    "spanning_tree": "imle_solvers.oracles.spanning_tree:SpanningTree",
+    "knapsack": "imle_solvers.oracles.knapsack:Knapsack",
+    "ilp": "imle_solvers.oracles.ilp:ILP",
 }
 
 _REGISTRY: dict[str, Callable[..., Oracle] | str] = dict(_BUILTINS)

@@ -1,0 +1,51 @@
+"""Import optional solver libraries where they are used.
+
+Oracle modules import only numpy at module level, so that listing the
+registry or importing :mod:`imle_solvers.oracles` never loads OR-Tools, cvxpy,
+numba or scipy. :func:`require` imports one on first use and turns a missing
+one into :class:`~imle_solvers.errors.MissingDependencyError` that says what
+to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from ..errors import MissingDependencyError
+
+__all__ = ["require"]
+
+# module -> the distribution that provides it
+_DISTRIBUTIONS = {
+    "ortools": "ortools",
+    "cvxpy": "cvxpy",
+    "highspy": "highspy",
+    "numba": "numba",
+    "scipy": "scipy",
+    "networkx": "networkx",
+}
+
+
+def require(module: str, *, needed_for: str) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError`.
+
+    Args:
+        module: a dotted module name, e.g. ``"ortools.sat.python.cp_model"``.
+        needed_for: what needs it, for the message (e.g. ``"ilp backend 'cpsat'"``).
+
+    Example:
+        >>> from imle_solvers.oracles._deps import require
+        >>> require("math", needed_for="the doctest").sqrt(4.0)
+        2.0
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        top = module.partition(".")[0]
+        distribution = _DISTRIBUTIONS.get(top, top)
+        raise MissingDependencyError(
+            f"{needed_for} needs the package {distribution!r}, which could not be imported "
+            f"({error}). It is a dependency of imle-solvers: reinstall with `pip install imle-solvers` "
+            f"or install it alone with `pip install {distribution}`."
+        ) from error

@@ -1,0 +1,228 @@
+"""The 0/1 knapsack: the ``knapsack`` oracle (a compiled dynamic program over
+integer weights, OR-Tools CP-SAT otherwise)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from . import _mip
+from ._deps import require
+from .base import InstanceFailure, Oracle
+
+__all__ = ["Knapsack"]
+
+_BACKENDS = ("auto", "dp", "cpsat")
+_DP_HARD_LIMIT = 2e9  # table cells (bytes) a forced DP may allocate
+
+
+def _dp_chunk(values, weights, capacities, use, z):  # pragma: no cover - compiled by numba
+    """0/1 knapsack by dynamic programming for every instance ``b`` with
+    ``use[b]``: values (m, n) float64, weights (m, n) int64, capacities (m,)
+    int64 (already reduced to what can be used); writes the indicator into z.
+
+    Items are added from the last to the first; ``keep[i, c]`` records that
+    item ``i`` strictly improves the best value of items ``i..n-1`` at
+    capacity ``c``. Reading ``keep`` forward from item 0 then leaves item
+    ``i`` out whenever an optimal completion without it exists: the
+    lexicographically smallest optimal indicator.
+    """
+    m, n = values.shape
+    largest = 0
+    for b in range(m):
+        if use[b] and capacities[b] > largest:
+            largest = capacities[b]
+    keep = np.zeros((n, largest + 1), np.uint8)
+    best = np.zeros(largest + 1, np.float64)
+    for b in range(m):
+        if not use[b]:
+            continue
+        capacity = capacities[b]
+        keep[:, : capacity + 1] = 0
+        best[: capacity + 1] = 0.0
+        for i in range(n - 1, -1, -1):
+            value = values[b, i]
+            weight = weights[b, i]
+            if value <= 0.0 or weight > capacity:
+                continue
+            for c in range(capacity, weight - 1, -1):
+                candidate = best[c - weight] + value
+                if candidate > best[c]:
+                    best[c] = candidate
+                    keep[i, c] = 1
+        c = capacity
+        for i in range(n):
+            if keep[i, c]:
+                z[b, i] = 1.0
+                c -= weights[b, i]
+
+
+_KERNEL = None
+_KERNEL_LOCK = threading.Lock()
+
+
+def _kernel():
+    global _KERNEL
+    with _KERNEL_LOCK:
+        if _KERNEL is None:
+            numba = require("numba", needed_for="knapsack backend 'dp'")
+            _KERNEL = numba.njit(nogil=True, cache=True)(_dp_chunk)
+    return _KERNEL
+
+
+class Knapsack(Oracle):
+    r"""The 0/1 knapsack with per-instance values, weights and capacity:
+
+    .. math::
+
+        z = \arg\max_{z \in \{0,1\}^n} \langle \theta, z \rangle
+        \quad\text{s.t.}\quad \langle w, z \rangle \le C .
+
+    ``theta`` (shape ``(n,)``) holds the values; ``weights`` (``(n,)``) and
+    ``capacity`` (a scalar) are instance data, per instance (with the batch
+    shape in front) or shared. Weights and capacity must be non-negative
+    (:class:`~imle_solvers.errors.InvalidInputError` otherwise). An item
+    with a non-positive value is never needed for an optimum and is never
+    selected; nor is an item heavier than the capacity.
+
+    Backends:
+
+    * ``"dp"``: a dynamic program over integer capacities, compiled with
+      numba (releases the GIL), ``O(n * C)`` time and ``n * C`` bytes. Needs
+      integer weights (floats with integer values are fine); the capacity
+      is used as ``floor(C)``, which is exact for integer weights, and
+      reduced to the total weight of the useful items. Exact.
+    * ``"cpsat"``: OR-Tools CP-SAT (one worker by default) with the value
+      objective scaled to integers — exactly for integer values, otherwise
+      to about 1e9 for the largest value, within ``1.9e-9 * n * max(theta)``
+      of the optimum — and weights scaled exactly when they are integers or
+      short binary fractions, else rounded at ``4.5e-13`` relative to the
+      largest weight; see :class:`~imle_solvers.oracles.ILP`.
+    * ``"auto"`` (default): ``"dp"`` for integer weights when
+      ``n * (C + 1) <= dp_max_cells`` (5e7), ``"cpsat"`` otherwise,
+      decided per instance.
+
+    Ties: deterministic. The DP returns the lexicographically smallest
+    optimal indicator (item 0 is left out whenever an optimal solution
+    without it exists, then item 1, ...; "optimal" up to the rounding of
+    the float sums of values); CP-SAT with one worker returns the optimum
+    it finds first, the same on every call. The two may pick different
+    optima of equal value.
+
+    Args:
+        backend: ``"auto"``, ``"dp"`` or ``"cpsat"``.
+        dp_max_cells: the largest ``n * (C + 1)`` solved by the DP under
+            ``"auto"``.
+        time_limit: seconds per CP-SAT solve (:class:`OracleError` when it
+            stops without proving optimality).
+        num_workers: CP-SAT search workers per instance.
+
+    Example:
+        >>> import numpy as np
+        >>> from imle_solvers import get_oracle
+        >>> knapsack = get_oracle("knapsack")
+        >>> knapsack(np.array([6.0, 10.0, 12.0]), weights=np.array([1, 2, 3]), capacity=5)
+        array([0., 1., 1.])
+        >>> knapsack(np.array([[6.0, 10.0, 12.0], [6.0, -1.0, 12.0]]), weights=np.array([1, 2, 3]),
+        ...          capacity=np.array([3, 3]))
+        array([[1., 1., 0.],
+               [0., 0., 1.]])
+    """
+
+    name = "knapsack"
+    sense = "max"
+    event_ndim = 1
+    instance_data = {"weights": 1, "capacity": 0}
+    required_data = frozenset({"weights", "capacity"})
+    backend = "dp|cpsat (auto)"
+    dependencies = ("numba", "ortools")
+    event_doc = "(n,)"
+
+    def __init__(self, *, backend: str = "auto", dp_max_cells: float = 5e7, time_limit: float | None = None,
+                 num_workers: int = 1):
+        if backend not in _BACKENDS:
+            raise self.invalid(f"expected backend in {_BACKENDS}, but found {backend!r}")
+        if not (isinstance(dp_max_cells, (int, float)) and dp_max_cells >= 0):
+            raise self.invalid(f"expected dp_max_cells to be a non-negative number, but found {dp_max_cells!r}")
+        problem = _mip.check_limits(time_limit, num_workers)
+        if problem is not None:
+            raise self.invalid(problem)
+        self.backend = backend
+        self.dp_max_cells = float(dp_max_cells)
+        self.time_limit = None if time_limit is None else float(time_limit)
+        self.num_workers = int(num_workers)
+
+    def check_data(self, event_shape, data):
+        weights = data["weights"]
+        if weights.shape[1:] != event_shape:
+            raise self.invalid(f"expected weights of per-instance shape {event_shape} (one per item), but found "
+                               f"{weights.shape[1:]}")
+        for key in ("weights", "capacity"):
+            kind = np.asarray(data[key]).dtype.kind
+            if kind not in "iuf":
+                raise self.invalid(f"expected real-valued {key}, but found dtype {data[key].dtype}")
+
+    def _plan(self, theta, weights, capacity):
+        """Per instance: integral weights?, the DP capacity, the DP table size."""
+        weights = np.asarray(weights, dtype=np.float64)
+        capacity = np.asarray(capacity, dtype=np.float64)
+        integral = np.all((weights == np.floor(weights)) & (weights <= 2.0**53), axis=1)
+        useful = (np.asarray(theta) > 0) & (weights <= capacity[:, None])
+        reachable = np.where(useful, weights, 0.0).sum(axis=1)
+        dp_capacity = np.minimum(np.floor(capacity), reachable)  # exact for integer weights
+        cells = theta.shape[1] * (dp_capacity + 1)
+        return integral, dp_capacity, cells
+
+    def check_values(self, theta, data):
+        weights, capacity = data["weights"], data["capacity"]
+        self.first_bad((weights < 0).any(axis=1), "expected non-negative weights, but found a negative one")
+        self.first_bad(capacity < 0, "expected a non-negative capacity, but found a negative one")
+        integral, dp_capacity, cells = self._plan(theta, weights, capacity)
+        if self.backend == "dp":
+            self.first_bad(~integral, "backend 'dp' needs integer weights, but found a non-integer one; "
+                                      "use backend 'auto' or 'cpsat'")
+            self.first_bad(cells > _DP_HARD_LIMIT, f"backend 'dp' would need a table of more than "
+                                                   f"{_DP_HARD_LIMIT:.0e} cells; use backend 'auto' or 'cpsat'")
+        uses_cpsat = np.ones(theta.shape[0], bool) if self.backend == "cpsat" else (
+            ~integral | (cells > self.dp_max_cells) if self.backend == "auto" else np.zeros(theta.shape[0], bool))
+        for instance in np.flatnonzero(uses_cpsat & ~integral):
+            w = np.asarray(weights[instance], dtype=np.float64)
+            _, _, problem = _mip.scale_rows(w[None], np.asarray(capacity[instance], np.float64)[None],
+                                            np.ones(w.shape[0]), equality=False)
+            if problem is not None:
+                bad = np.zeros(theta.shape[0], bool)
+                bad[instance] = True
+                self.first_bad(bad, f"CP-SAT cannot represent the weights exactly enough: {problem[1]}")
+
+    def solve_chunk(self, theta, weights, capacity):
+        values = np.asarray(theta, dtype=np.float64)
+        weights = np.asarray(weights, dtype=np.float64)
+        capacity = np.asarray(capacity, dtype=np.float64)
+        m, n = values.shape
+        integral, dp_capacity, cells = self._plan(values, weights, capacity)
+        if self.backend == "dp":
+            use_dp = np.ones(m, bool)
+        elif self.backend == "cpsat":
+            use_dp = np.zeros(m, bool)
+        else:
+            use_dp = integral & (cells <= self.dp_max_cells)
+        z = np.zeros((m, n), dtype=np.float64)
+        if use_dp.any():
+            int_weights = np.where(use_dp[:, None], weights, 0.0).astype(np.int64)
+            _kernel()(values, int_weights, np.where(use_dp, dp_capacity, 0).astype(np.int64), use_dp, z)
+        for i in np.flatnonzero(~use_dp):
+            useful = (values[i] > 0) & (weights[i] <= capacity[i])
+            try:
+                z[i] = _mip.solve(
+                    "cpsat", values[i], maximize=True,
+                    a_ub=weights[i][None], b_ub=capacity[i][None], a_eq=None, b_eq=None,
+                    lower=np.zeros(n), upper=useful.astype(np.float64),
+                    time_limit=self.time_limit, num_workers=self.num_workers,
+                )
+            except Exception as error:  # noqa: BLE001 - reported with the instance's index
+                raise InstanceFailure(int(i)) from error
+        return z
+
+    def __repr__(self):
+        return f"Knapsack(backend={self.backend!r})"

@@ -1,0 +1,215 @@
+"""One suite over every registered built-in oracle.
+
+Every name in ``registry._BUILTINS`` needs an entry in ``CASES`` (how to build
+the oracle and a small valid batch); a built-in without one fails
+``test_every_builtin_has_a_case``, so new oracles must add theirs.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+import imle_solvers as im
+from imle_solvers import registry
+
+# ---------------------------------------------------------------------- #
+# How to build a small valid batch, per oracle name
+# ---------------------------------------------------------------------- #
+
+
+@dataclass
+class Case:
+    """``options`` go to get_oracle; ``theta(rng, batch_shape)`` and
+    ``data(rng, batch_shape)`` make a valid batch."""
+
+    theta: Callable[[np.random.Generator, tuple], np.ndarray]
+    options: dict[str, Any] = field(default_factory=dict)
+    data: Callable[[np.random.Generator, tuple], dict] = lambda rng, batch: {}
+
+
+def _scores(*event):
+    return lambda rng, batch: rng.normal(size=(*batch, *event))
+
+
+def _costs(*event):
+    return lambda rng, batch: rng.integers(0, 4, size=(*batch, *event)).astype(float)  # ties and zeros
+
+
+_GRID_GRAPH = nx.grid_2d_graph(3, 3)
+_SPANNING_GRAPH = nx.petersen_graph()
+
+
+def _knapsack_data(rng, batch):
+    return {"weights": rng.integers(0, 6, size=(*batch, 7)).astype(float),
+            "capacity": rng.integers(0, 15, size=batch).astype(float)}
+
+
+def _ilp_data(rng, batch):
+    return {"A_ub": rng.integers(-2, 4, size=(*batch, 3, 6)).astype(float),
+            "b_ub": rng.integers(1, 6, size=(*batch, 3)).astype(float)}
+
+
+CASES: dict[str, Case] = {
+    "topk": Case(_scores(6), {"k": 2}),
+    "onehot": Case(_scores(6)),
+    "ranking": Case(_scores(6)),
+    "matching": Case(_scores(3, 4)),
+    "shortest_path": Case(_costs(_GRID_GRAPH.number_of_edges()),
+                          {"graph": _GRID_GRAPH, "source": (0, 0), "target": (2, 2)}),
+    "spanning_tree": Case(_costs(_SPANNING_GRAPH.number_of_edges()), {"graph": _SPANNING_GRAPH}),
+    "knapsack": Case(lambda rng, batch: rng.integers(-1, 6, size=(*batch, 7)).astype(float), data=_knapsack_data),
+    "ilp": Case(_scores(6), data=_ilp_data),
+    "shortest_path_grid": Case(lambda rng, batch: rng.random((*batch, 5, 5))),
+}
+
+BUILTINS = sorted(registry._BUILTINS)
+NAMES = sorted(set(BUILTINS) | set(CASES))
+
+
+def test_every_builtin_has_a_case():
+    missing = [name for name in BUILTINS if name not in CASES]
+    assert not missing, f"add a conformance case to tests/test_conformance.py::CASES for {missing}"
+
+
+def _case(name) -> Case:
+    if name not in registry._BUILTINS:
+        pytest.skip(f"{name!r} is not registered on this branch")
+    return CASES[name]
+
+
+def _make(name, **extra):
+    return im.get_oracle(name, **_case(name).options, **extra)
+
+
+def _batch(name, batch, seed=0):
+    case = _case(name)
+    rng = np.random.default_rng(seed)
+    return case.theta(rng, batch), case.data(rng, batch)
+
+
+def _out_event(oracle, theta):
+    event = theta.shape[theta.ndim - oracle.event_ndim:]
+    return tuple(oracle.output_event_shape(tuple(event)))
+
+
+@pytest.fixture(scope="module")
+def process_runner():
+    runner = im.ProcessRunner(2, adaptive=False)
+    yield runner
+    runner.close()
+
+
+# ---------------------------------------------------------------------- #
+# The suite
+# ---------------------------------------------------------------------- #
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numpy_round_trip(name, dtype):
+    oracle = _make(name)
+    theta, data = _batch(name, (4,))
+    out = oracle(theta.astype(dtype), **data)
+    assert isinstance(out, np.ndarray) and out.dtype == dtype
+    assert out.shape == (4, *_out_event(oracle, theta))
+    assert np.all(np.isfinite(out)) and np.array_equal(out, np.round(out))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_round_trip(name):
+    oracle = _make(name)
+    theta, data = _batch(name, (4,))
+    torch_data = {k: torch.tensor(v) for k, v in data.items()}
+    for dtype, np_dtype in ((torch.float32, np.float32), (torch.float64, np.float64)):
+        expected = oracle(theta.astype(np_dtype), **data)
+        tensor = torch.tensor(theta, dtype=dtype, requires_grad=True)
+        out = oracle(tensor, **torch_data)
+        assert isinstance(out, torch.Tensor) and out.dtype == dtype and out.device == tensor.device
+        assert not out.requires_grad and tuple(out.shape) == expected.shape
+        np.testing.assert_array_equal(out.numpy(), expected)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("batch", [(), (3,), (2, 2)])
+def test_batch_shapes_match_single_instances(name, batch):
+    oracle = _make(name)
+    theta, data = _batch(name, batch, seed=1)
+    out = oracle(theta, **data)
+    event_ndim = oracle.event_ndim
+    assert out.shape == (*batch, *_out_event(oracle, theta))
+    flat_theta = theta.reshape(-1, *theta.shape[theta.ndim - event_ndim:])
+    flat_out = out.reshape(-1, *_out_event(oracle, theta))
+    flat_data = {k: np.asarray(v).reshape(flat_theta.shape[0], *np.asarray(v).shape[len(batch):])
+                 for k, v in data.items()}
+    for i in range(flat_theta.shape[0]):
+        single = oracle(flat_theta[i], **{k: v[i] for k, v in flat_data.items()})
+        np.testing.assert_array_equal(single, flat_out[i])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_empty_batch(name):
+    oracle = _make(name)
+    theta, data = _batch(name, (0,))
+    out = oracle(theta, **data)
+    assert out.shape == (0, *_out_event(oracle, theta))
+    out = oracle(torch.tensor(theta), **{k: torch.tensor(v) for k, v in data.items()})
+    assert isinstance(out, torch.Tensor) and tuple(out.shape) == (0, *_out_event(oracle, theta))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_answers_on_every_runner(name, process_runner):
+    theta, data = _batch(name, (6,), seed=2)
+    expected = _make(name)(theta, **data)
+    for runner in (im.ThreadRunner(2, adaptive=False), process_runner):
+        oracle = _make(name, runner=runner)
+        np.testing.assert_array_equal(oracle(theta, **data), expected, err_msg=repr(runner))
+        np.testing.assert_array_equal(oracle(theta, **data), expected, err_msg=repr(runner))
+        if isinstance(runner, im.ThreadRunner):
+            runner.close()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pickling_round_trip(name):
+    oracle = _make(name)
+    theta, data = _batch(name, (5,), seed=3)
+    expected = oracle(theta, **data)
+    for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, pickle.loads)):
+        copy = loads(dumps(oracle))
+        assert copy.name == oracle.name and copy.sense == oracle.sense
+        np.testing.assert_array_equal(copy(theta, **data), expected)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nan_is_refused_with_its_index(name):
+    oracle = _make(name)
+    theta, data = _batch(name, (2, 3), seed=4)
+    theta = theta.copy()
+    theta[(1, 2) + (0,) * oracle.event_ndim] = np.nan
+    with pytest.raises(im.InvalidInputError) as info:
+        oracle(theta, **data)
+    assert info.value.index == (1, 2) and "batch index (1, 2)" in str(info.value)
+    assert info.value.oracle == name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_too_few_dimensions_are_refused(name):
+    oracle = _make(name)
+    _, data = _batch(name, (), seed=5)
+    with pytest.raises(im.InvalidInputError, match=repr(name)):
+        oracle(np.zeros((3,) * (oracle.event_ndim - 1)), **data)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sense_and_capabilities_are_declared(name):
+    oracle = _make(name)
+    assert oracle.sense in ("max", "min")
+    assert isinstance(oracle.event_ndim, int) and oracle.event_ndim >= 1
+    factory = registry.get_factory(name)
+    assert isinstance(factory.event_doc, str) and factory.backend and factory.__doc__ and ">>>" in factory.__doc__
