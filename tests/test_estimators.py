@@ -104,7 +104,8 @@ def test_reductions_agree_for_the_same_loss():
     grads = []
     for reduction in ("mean", "none"):
         theta = torch.randn(3, 6, generator=seeded(1), requires_grad=True)
-        z = im.IMLE(oracle, num_samples=5, reduction=reduction, generator=seeded(7), target=im.PerturbedTarget(2.0))(theta)
+        layer = im.IMLE(oracle, num_samples=5, reduction=reduction, generator=seeded(7), target=im.PerturbedTarget(2.0))
+        z = layer(theta)
         loss = (z * weights).sum() if reduction == "mean" else (z * weights).sum((1, 2)).mean()
         loss.backward()
         grads.append(theta.grad)
