@@ -10,18 +10,21 @@ A target object has
 
 * ``symmetric`` — ``False``: forward difference; ``True``: central
   difference (two target solutions per sample).
-* ``targets(theta, grad, event_ndim)`` → ``(thetas, lam)``: ``thetas`` of
-  shape ``(T, S, *batch, *event)`` with ``T = 2`` (plus side first) when
-  symmetric, else ``T = 1``; ``lam`` the step, broadcastable against
-  ``grad`` (a float, or a tensor of shape ``(S, *batch, 1, ..., 1)``).
+* ``targets(theta, grad, event_ndim, noise=None)`` → ``(thetas, lam)``:
+  the perturbed target parameters ``thetas`` of shape
+  ``(T, S, *batch, *event)`` — with ``T = 2`` (plus side first) when
+  symmetric, else ``T = 1`` — that the oracle solves, the scaled target
+  noise ``noise = tau_t * eps`` (shape ``(S, *batch, *event)``, or ``None``)
+  included; and ``lam``, the step, broadcastable against ``grad`` (a float,
+  or a tensor of shape ``(S, *batch, 1, ..., 1)``).
 * ``update(difference, event_ndim)`` — called once per backward pass (in
   training) with the solution differences ``(S, *batch, *event)``, before
   division by ``lam``; stateless targets do nothing.
 
 The estimator turns them into the gradient (max-sense, score space)::
 
-    forward difference:  dL/dtheta = mean_s (z_s - z(thetas[0, s])) / lam
-    central difference:  dL/dtheta = mean_s (z(thetas[0, s]) - z(thetas[1, s])) / (2 lam)
+    forward difference:  dL/dtheta = mean_s (z_s - MAP(thetas[0, s])) / lam
+    central difference:  dL/dtheta = mean_s (MAP(thetas[0, s]) - MAP(thetas[1, s])) / (2 lam)
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def _number(owner: str, name: str, value, *, positive: bool = False, nonnegative
 
 
 class PerturbedTarget:
-    """The I-MLE target ``theta' = alpha * theta - lambda_ * dL/dz``.
+    """The I-MLE target ``theta' = alpha * theta - lambda_ * dL/dz``, solved at ``theta' + tau_t eps``.
 
     With ``z_s = MAP(theta + tau eps_s)`` the estimate is
     ``dL/dtheta = mean_s (z_s - MAP(theta' + tau_t eps_s)) / lambda_``
@@ -75,9 +78,11 @@ class PerturbedTarget:
         self.lambda_ = _number("PerturbedTarget", "lambda_", lambda_, positive=True)
         self.alpha = _number("PerturbedTarget", "alpha", alpha)
 
-    def targets(self, theta: torch.Tensor, grad: torch.Tensor, event_ndim: int):
-        """``(alpha * theta - lambda_ * grad)[None]`` and ``lambda_``."""
+    def targets(self, theta: torch.Tensor, grad: torch.Tensor, event_ndim: int, noise: torch.Tensor | None = None):
+        """``(alpha * theta - lambda_ * grad + noise)[None]`` and ``lambda_``."""
         theta_prime = self.alpha * theta - self.lambda_ * grad  # (S, *batch, *event)
+        if noise is not None:
+            theta_prime = theta_prime + noise
         return theta_prime.unsqueeze(0), self.lambda_
 
     def update(self, difference: torch.Tensor, event_ndim: int) -> None:
@@ -88,29 +93,38 @@ class PerturbedTarget:
 
 
 class AdaptiveTarget(nn.Module):
-    """Adaptive I-MLE target (AIMLE; Minervini, Franceschi, Niepert, AAAI 2023).
+    r"""Adaptive I-MLE target (AIMLE; Minervini, Franceschi, Niepert, AAAI 2023).
 
-    The step is set per instance ``b`` and sample ``s`` from the norms of
-    ``theta`` and of the downstream gradient,
-
-    .. math::
-
-        \\lambda_{s,b} = \\beta \\, \\frac{\\lVert\\theta_b\\rVert_2}{\\lVert g_{s,b}\\rVert_2},
-
-    so that the target moves ``theta`` by a fraction ``beta`` of its own norm
-    whatever the scale of the loss. ``beta`` is adapted online: after every
-    backward pass in training mode, the number of non-zero entries of each
-    instance's solution difference is averaged over samples and batch, an
-    exponential moving average ``nonzeros`` of it is kept, and
+    The target moves the point it perturbs, ``base_s = alpha theta + tau_t
+    eps_s`` (``tau_t eps_s`` the target noise of sample ``s``), against the
+    downstream gradient ``g_s``, by a step set per instance ``b`` and sample
+    from their norms:
 
     .. math::
 
-        \\beta \\leftarrow \\beta \\cdot \\exp\\big(\\text{update\\_step} \\cdot
-        \\operatorname{sign}(\\text{target\\_nonzeros} - \\text{nonzeros})\\big),
+        \lambda_{s,b} = \beta \, \frac{\lVert \mathrm{base}_{s,b}\rVert_2}{\lVert g_{s,b}\rVert_2},
+
+    so the shift ``lam g`` has norm ``beta * ||base||`` whatever the scale of
+    the loss. The paper writes ``||theta||``; we use the norm of the point
+    that is actually moved, which is the same when the noise is small
+    against ``theta``, and which keeps the step alive at ``theta = 0`` (with
+    ``||theta||`` a model initialised at zero gets ``lam = 0`` and never
+    moves). Without target noise ``base = alpha theta``, floored at the
+    dtype's machine epsilon.
+
+    ``beta`` is adapted online: after every backward pass in training mode,
+    the number of non-zero entries of each instance's solution difference is
+    averaged over samples and batch, an exponential moving average
+    ``nonzeros`` of it is kept, and
+
+    .. math::
+
+        \beta \leftarrow \beta \cdot \exp\big(\text{update\_step} \cdot
+        \operatorname{sign}(\text{target\_nonzeros} - \text{nonzeros})\big),
 
     a multiplicative step that grows ``beta`` while gradients are too sparse
     and shrinks it while they are too dense (the reference implementation
-    adds ``±update_step`` instead, which is scale-dependent and can reach
+    adds ``±update_step``, which is scale-dependent and can reach
     ``beta = 0``). The update is made of tensor operations only — no
     ``.item()`` or host synchronisation — and the state (``beta``,
     ``nonzeros``) lives in buffers, saved in ``state_dict``. Buffers follow
@@ -119,15 +133,15 @@ class AdaptiveTarget(nn.Module):
 
     Forward difference (default), the gradient in score space::
 
-        theta_minus = alpha * theta - lam * g
-        dL/dtheta   = mean_s (z_s - MAP(theta_minus + tau_t eps_s)) / lam
+        theta_minus = alpha * theta + tau_t eps_s - lam * g
+        dL/dtheta   = mean_s (z_s - MAP(theta_minus)) / lam
 
     reusing the forward solution ``z_s`` (the reference implementation solves
     ``MAP(theta + eps_s)`` a second time). Central difference
     (``symmetric=True``)::
 
-        theta_plus/minus = alpha * theta ± lam * g
-        dL/dtheta        = mean_s (MAP(theta_plus + tau_t eps_s) - MAP(theta_minus + tau_t eps_s)) / (2 lam)
+        theta_plus/minus = alpha * theta + tau_t eps_s ± lam * g
+        dL/dtheta        = mean_s (MAP(theta_plus) - MAP(theta_minus)) / (2 lam)
 
     Signs: the marginals ``mu(theta) = E[z]`` of an exponential family have a
     symmetric Jacobian ``J``, so ``dL/dtheta = J^T g = J g``, and
@@ -139,11 +153,9 @@ class AdaptiveTarget(nn.Module):
     difference (the reference implementation recomputes it from differently
     shaped tensors for the two).
 
-    ``||theta_b||`` is floored at the dtype's machine epsilon so that
-    ``theta = 0`` gives a tiny step instead of ``0/0``; instances whose
-    downstream gradient is zero get ``lam = 1`` (their target equals ``alpha
-    theta``, so their gradient is zero when ``alpha = 1`` and the
-    temperatures agree).
+    Instances whose downstream gradient is zero get ``lam = 1``; their target
+    is ``base`` itself, so their gradient is zero when ``alpha = 1`` and the
+    two temperatures agree.
 
     Args:
         beta: the initial relative step (``> 0``).
@@ -202,23 +214,25 @@ class AdaptiveTarget(nn.Module):
             self.beta = self.beta.to(device)
             self.nonzeros = self.nonzeros.to(device)
 
-    def lambdas(self, theta: torch.Tensor, grad: torch.Tensor, event_ndim: int) -> torch.Tensor:
-        """``beta * ||theta_b|| / ||grad_{s,b}||`` of shape ``(S, *batch, 1, ..., 1)``
+    def lambdas(self, base: torch.Tensor, grad: torch.Tensor, event_ndim: int) -> torch.Tensor:
+        """``beta * ||base_{s,b}|| / ||grad_{s,b}||`` of shape ``(S, *batch, 1, ..., 1)``
         (``1`` where the gradient is zero)."""
         self._follow(grad.device)
-        theta_dims = tuple(range(theta.dim() - event_ndim, theta.dim()))
+        base_dims = tuple(range(base.dim() - event_ndim, base.dim()))
         grad_dims = tuple(range(grad.dim() - event_ndim, grad.dim()))
-        theta_norm = torch.linalg.vector_norm(theta, dim=theta_dims, keepdim=True)  # (*batch, 1...)
-        theta_norm = theta_norm.clamp(min=torch.finfo(theta.dtype).eps)
-        grad_norm = torch.linalg.vector_norm(grad, dim=grad_dims, keepdim=True)  # (S, *batch, 1...)
-        beta = self.beta.to(grad.dtype)
-        lam = beta * theta_norm / torch.where(grad_norm > 0, grad_norm, torch.ones_like(grad_norm))
-        return torch.where(grad_norm > 0, lam, torch.ones_like(lam))
+        base_norm = torch.linalg.vector_norm(base, dim=base_dims, keepdim=True)  # (S or 1, *batch, 1...)
+        base_norm = base_norm.clamp(min=torch.finfo(base.dtype).eps)
+        grad_norm = torch.linalg.vector_norm(grad, dim=grad_dims, keepdim=True)  # (S or 1, *batch, 1...)
+        nonzero = grad_norm > 0
+        lam = self.beta.to(grad.dtype) * base_norm / torch.where(nonzero, grad_norm, torch.ones_like(grad_norm))
+        return torch.where(nonzero, lam, torch.ones_like(lam))
 
-    def targets(self, theta: torch.Tensor, grad: torch.Tensor, event_ndim: int):
-        """Target parameters ``(T, S, *batch, *event)`` and the per-instance step."""
-        lam = self.lambdas(theta, grad, event_ndim)
+    def targets(self, theta: torch.Tensor, grad: torch.Tensor, event_ndim: int, noise: torch.Tensor | None = None):
+        """Perturbed target parameters ``(T, S, *batch, *event)`` and the step ``lam``."""
         base = self.alpha * theta if self.alpha != 1.0 else theta
+        if noise is not None:
+            base = base + noise  # (S, *batch, *event)
+        lam = self.lambdas(base, grad, event_ndim)
         step = lam * grad  # (S, *batch, *event)
         if self.symmetric:
             return torch.stack((base + step, base - step)), lam

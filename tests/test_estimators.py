@@ -216,8 +216,9 @@ def test_blackbox_follows_vlastelica_formula():
 
 @pytest.mark.parametrize("noise", [im.Gumbel(), im.SumOfGamma(2, num_terms=5)], ids=repr)
 def test_aimle_forward_difference_with_frozen_beta_equals_imle(noise):
-    # rows are permutations of one vector (and so are the loss weights), so every
-    # instance has ||theta_b|| = 5 and ||g_b|| = 5 exactly: lam = beta for all
+    # Random forward noise, alpha = 0.5, no target noise. Rows are permutations of
+    # one vector (so are the loss weights): every instance has ||alpha theta_b|| = 2.5
+    # and ||g_b|| = 5 exactly, so AIMLE's lam = beta * 2.5 / 5 = beta / 2 everywhere.
     theta_rows = torch.tensor([1.0, -2.0, 2.0, 4.0, 0.0, 0.0], dtype=torch.float64)
     g_rows = torch.tensor([0.0, 3.0, -4.0, 0.0, 0.0, 0.0], dtype=torch.float64)
     perms = [torch.randperm(6, generator=seeded(i)) for i in range(4)]
@@ -225,9 +226,9 @@ def test_aimle_forward_difference_with_frozen_beta_equals_imle(noise):
     g = torch.stack([g_rows[p.flip(0)] for p in perms])
     oracle = im.get_oracle("topk", k=2)
     beta = 0.75
-    options = dict(noise=noise, num_samples=3, noise_temperature=1.5, target_temperature=0.5)
+    options = dict(noise=noise, num_samples=3, noise_temperature=1.5, target_temperature=0.0)
     grads = []
-    for target in (im.PerturbedTarget(lambda_=beta, alpha=0.5),
+    for target in (im.PerturbedTarget(lambda_=beta / 2, alpha=0.5),
                    im.AdaptiveTarget(beta=beta, alpha=0.5, update_step=0.0)):
         t = theta.clone().requires_grad_(True)
         z = im.IMLE(oracle, target=target, generator=seeded(11), **options)(t)
@@ -235,6 +236,30 @@ def test_aimle_forward_difference_with_frozen_beta_equals_imle(noise):
         grads.append(t.grad)
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
     assert (grads[0] != 0).any() and (grads[0] != grads[0][0, 0]).any()
+
+
+def test_aimle_with_target_noise_matches_its_definition():
+    oracle = im.get_oracle("topk", k=2)
+    theta = torch.randn(3, 6, generator=seeded(1), dtype=torch.float64)
+    g = torch.randn(3, 6, generator=seeded(2), dtype=torch.float64)
+    eps = im.Gumbel().sample((4, 3, 6), generator=seeded(3), dtype=torch.float64)
+    t = theta.clone().requires_grad_(True)
+    layer = im.IMLE(oracle, target=im.AdaptiveTarget(beta=0.2, update_step=0.0), num_samples=4,
+                    noise_temperature=2.0, target_temperature=0.5, generator=seeded(3))
+    layer(t).backward(g)
+    base = theta + 0.5 * eps  # (4, 3, 6)
+    lam = 0.2 * base.norm(dim=-1, keepdim=True) / g.norm(dim=-1, keepdim=True)
+    expected = ((oracle(theta + 2.0 * eps) - oracle(base - lam * g)) / lam).mean(0)
+    torch.testing.assert_close(t.grad, expected)
+    assert (t.grad != 0).any()
+
+
+def test_aimle_moves_a_model_initialised_at_zero():
+    theta = torch.zeros(2, 6, requires_grad=True)
+    g = torch.randn(2, 6, generator=seeded(2))
+    layer = im.IMLE(im.get_oracle("topk", k=2), target=im.AdaptiveTarget(), num_samples=8, generator=seeded())
+    layer(theta).backward(g)
+    assert (theta.grad != 0).any()
 
 
 def test_aimle_central_difference_matches_its_definition():

@@ -74,9 +74,11 @@ class _IMLEFunction(torch.autograd.Function):
         else:
             # the gradient of the per-sample loss when the loss averages over samples
             grad = grad_output * plan.num_samples  # (S, *batch, *event)
-        thetas, lam = plan.target.targets(scores, grad, call.event_ndim)  # (T, S or 1, *batch, *event)
+        target_noise = None
         if noise is not None and plan.target_temperature != 0.0:
-            thetas = thetas + plan.target_temperature * noise
+            target_noise = noise if plan.target_temperature == 1.0 else plan.target_temperature * noise
+        # perturbed target parameters, target noise included: (T, S or 1, *batch, *event)
+        thetas, lam = plan.target.targets(scores, grad, call.event_ndim, target_noise)
         target_z = call.solve(thetas, 2)  # one oracle call for every sample and side
         if getattr(plan.target, "symmetric", False):
             difference = target_z[0] - target_z[1]  # z(theta + lam g) - z(theta - lam g)
@@ -97,7 +99,7 @@ class _IMLEFunction(torch.autograd.Function):
 def _check_target(target: Any) -> Any:
     if not callable(getattr(target, "targets", None)):
         raise InvalidInputError(
-            f"IMLE: expected a target with a targets(theta, grad, event_ndim) method (PerturbedTarget, "
+            f"IMLE: expected a target with a targets(theta, grad, event_ndim, noise) method (PerturbedTarget, "
             f"AdaptiveTarget), but found {type(target).__name__}"
         )
     return target
