@@ -110,7 +110,8 @@ class Gumbel:
         work = _work_dtype(dtype)
         # -log(U) ~ Exp(1) is > 0 because U < 1; U > 0 by the clamp
         exponential = _uniform_open(shape, generator, device, work).log_().neg_()
-        return exponential.log_().mul_(-self.scale).to(dtype)
+        gumbel = exponential.log_().neg_() if self.scale == 1.0 else exponential.log_().mul_(-self.scale)
+        return gumbel if gumbel.dtype == dtype else gumbel.to(dtype)
 
     def neg_log_density_grad(self, z: torch.Tensor) -> torch.Tensor:
         """``d/dz -log p(z) = (1 - exp(-z/scale)) / scale`` for the Gumbel density

@@ -80,9 +80,13 @@ class PerturbedTarget:
 
     def targets(self, theta: torch.Tensor, grad: torch.Tensor, event_ndim: int, noise: torch.Tensor | None = None):
         """``(alpha * theta - lambda_ * grad + noise)[None]`` and ``lambda_``."""
-        theta_prime = self.alpha * theta - self.lambda_ * grad  # (S, *batch, *event)
+        base = theta if self.alpha == 1.0 else self.alpha * theta
+        theta_prime = torch.add(base, grad, alpha=-self.lambda_)  # (S or 1, *batch, *event)
         if noise is not None:
-            theta_prime = theta_prime + noise
+            if noise.shape == theta_prime.shape:
+                theta_prime.add_(noise)
+            else:
+                theta_prime = theta_prime + noise
         return theta_prime.unsqueeze(0), self.lambda_
 
     def update(self, difference: torch.Tensor, event_ndim: int) -> None:
@@ -221,11 +225,11 @@ class AdaptiveTarget(nn.Module):
         base_dims = tuple(range(base.dim() - event_ndim, base.dim()))
         grad_dims = tuple(range(grad.dim() - event_ndim, grad.dim()))
         base_norm = torch.linalg.vector_norm(base, dim=base_dims, keepdim=True)  # (S or 1, *batch, 1...)
-        base_norm = base_norm.clamp(min=torch.finfo(base.dtype).eps)
+        base_norm.clamp_(min=torch.finfo(base.dtype).eps).mul_(self.beta.to(base_norm.dtype))
         grad_norm = torch.linalg.vector_norm(grad, dim=grad_dims, keepdim=True)  # (S or 1, *batch, 1...)
-        nonzero = grad_norm > 0
-        lam = self.beta.to(grad.dtype) * base_norm / torch.where(nonzero, grad_norm, torch.ones_like(grad_norm))
-        return torch.where(nonzero, lam, torch.ones_like(lam))
+        zero = grad_norm == 0
+        lam = base_norm / grad_norm.masked_fill_(zero, 1.0)
+        return lam.masked_fill_(zero, 1.0)
 
     def targets(self, theta: torch.Tensor, grad: torch.Tensor, event_ndim: int, noise: torch.Tensor | None = None):
         """Perturbed target parameters ``(T, S, *batch, *event)`` and the step ``lam``."""
@@ -233,10 +237,14 @@ class AdaptiveTarget(nn.Module):
         if noise is not None:
             base = base + noise  # (S, *batch, *event)
         lam = self.lambdas(base, grad, event_ndim)
-        step = lam * grad  # (S, *batch, *event)
-        if self.symmetric:
-            return torch.stack((base + step, base - step)), lam
-        return (base - step).unsqueeze(0), lam
+        if not self.symmetric:
+            return torch.addcmul(base, lam, grad, value=-1.0).unsqueeze(0), lam  # base - lam g
+        step = lam * grad  # (S or 1, *batch, *event)
+        shape = torch.broadcast_shapes(base.shape, step.shape)
+        thetas = torch.empty((2, *shape), dtype=step.dtype, device=step.device)
+        torch.add(base, step, out=thetas[0])
+        torch.sub(base, step, out=thetas[1])
+        return thetas, lam
 
     @torch.no_grad()
     def update(self, difference: torch.Tensor, event_ndim: int) -> None:

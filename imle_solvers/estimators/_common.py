@@ -110,12 +110,20 @@ class OracleCall:
                 repeated[key] = np.broadcast_to(value, (*lead, *shape))
         return repeated
 
-    def solve(self, scores: torch.Tensor, lead_ndim: int) -> torch.Tensor:
+    def solve(self, scores: torch.Tensor, lead_ndim: int, *, fresh: bool = False) -> torch.Tensor:
         """Solutions for ``scores`` of shape ``(*lead, *batch, *event)``, where
-        ``lead`` is the first ``lead_ndim`` dimensions (samples, sides)."""
-        inputs = scores if self.sign > 0 else -scores
+        ``lead`` is the first ``lead_ndim`` dimensions (samples, sides).
+        ``fresh=True`` says ``scores`` is a temporary the caller does not
+        reuse, so that negation and clamping happen in place."""
+        if self.sign > 0:
+            return self.solve_input(scores, lead_ndim, fresh=fresh)
+        return self.solve_input(scores.neg_() if fresh else -scores, lead_ndim, fresh=True)
+
+    def solve_input(self, inputs: torch.Tensor, lead_ndim: int, *, fresh: bool = False) -> torch.Tensor:
+        """Like :meth:`solve` for ``inputs`` already in the oracle's own terms
+        (costs of a min-sense oracle)."""
         if self.clamp:
-            inputs = inputs.clamp(min=0)
+            inputs = inputs.clamp_(min=0) if fresh else inputs.clamp(min=0)
         with torch.no_grad():
             solutions = self.oracle(inputs, **self._repeat(tuple(inputs.shape[:lead_ndim])))
         if not isinstance(solutions, torch.Tensor) or solutions.shape != inputs.shape:

@@ -19,8 +19,7 @@ __all__ = ["Blackbox"]
 class _BlackboxFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, theta, call: OracleCall, lambda_: float, *data_values):
-        scores = theta if call.sign > 0 else -theta
-        z = call.solve(scores.unsqueeze(0), 1)  # (1, *batch, *event)
+        z = call.solve_input(theta.unsqueeze(0), 1)  # (1, *batch, *event)
         ctx.save_for_backward(theta, z)
         ctx.call, ctx.lambda_, ctx.num_data = call, lambda_, len(data_values)
         return z[0]
@@ -32,12 +31,15 @@ class _BlackboxFunction(torch.autograd.Function):
             return (None, *nones)
         theta, z = ctx.saved_tensors
         call = ctx.call
-        scores = theta if call.sign > 0 else -theta
-        target = scores - ctx.lambda_ * grad_output  # costs w + lambda g for a min oracle
-        target_z = call.solve(target.unsqueeze(0), 1)
-        grad_scores = (z - target_z) / ctx.lambda_  # (1, *batch, *event)
-        grad_scores = grad_scores.mean(0)
-        grad_theta = grad_scores if call.sign > 0 else -grad_scores
+        if call.sign > 0:  # scores: theta' = theta - lambda g
+            target = torch.add(theta, grad_output, alpha=-ctx.lambda_)
+        else:  # costs: w' = w + lambda g
+            target = torch.add(theta, grad_output, alpha=ctx.lambda_)
+        target_z = call.solve_input(target.unsqueeze(0), 1, fresh=True)  # (1, *batch, *event)
+        if call.sign > 0:
+            grad_theta = (z[0] - target_z[0]) / ctx.lambda_  # (MAP(theta) - MAP(theta')) / lambda
+        else:
+            grad_theta = (target_z[0] - z[0]) / ctx.lambda_  # (MAP(w') - MAP(w)) / lambda
         return (grad_theta.to(theta.dtype), *nones)
 
 

@@ -47,11 +47,12 @@ class _IMLEFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, theta, scaled_noise, noise, plan: _Plan, *data_values):
         call = plan.call
-        scores = theta if call.sign > 0 else -theta
         if scaled_noise is None:
-            z = call.solve(scores.unsqueeze(0), 1)  # (1, *batch, *event); all samples alike
-        else:
-            z = call.solve(scores.unsqueeze(0) + scaled_noise, 1)  # (S, *batch, *event)
+            z = call.solve_input(theta.unsqueeze(0), 1)  # (1, *batch, *event); all samples alike
+        elif call.sign > 0:
+            z = call.solve_input(theta.unsqueeze(0) + scaled_noise, 1, fresh=True)  # (S, *batch, *event)
+        else:  # costs w: the scores -w perturbed, -(-w + tau eps) = w - tau eps
+            z = call.solve_input(theta.unsqueeze(0) - scaled_noise, 1, fresh=True)
         ctx.save_for_backward(theta, noise, z)
         ctx.plan = plan
         if plan.reduction == "mean":
@@ -63,9 +64,8 @@ class _IMLEFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         plan = ctx.plan
-        num_none = 4 + len(plan.keys)  # theta, scaled noise, noise, plan, *data
         if not ctx.needs_input_grad[0]:
-            return (None,) * num_none
+            return (None,) * (4 + len(plan.keys))  # theta, scaled noise, noise, plan, *data
         theta, noise, z = ctx.saved_tensors
         call = plan.call
         scores = theta if call.sign > 0 else -theta
@@ -79,20 +79,22 @@ class _IMLEFunction(torch.autograd.Function):
             target_noise = noise if plan.target_temperature == 1.0 else plan.target_temperature * noise
         # perturbed target parameters, target noise included: (T, S or 1, *batch, *event)
         thetas, lam = plan.target.targets(scores, grad, call.event_ndim, target_noise)
-        target_z = call.solve(thetas, 2)  # one oracle call for every sample and side
+        target_z = call.solve(thetas, 2, fresh=True)  # one oracle call for every sample and side
+        # the difference in the user's terms: score space for "max", negated for "min" (costs)
         if getattr(plan.target, "symmetric", False):
-            difference = target_z[0] - target_z[1]  # z(theta + lam g) - z(theta - lam g)
-            estimate = difference / (2 * lam)
+            plus, minus = target_z[0], target_z[1]  # z(theta + lam g), z(theta - lam g)
+            difference = plus - minus if call.sign > 0 else minus - plus
+            scale = 2 * lam
         else:
-            difference = z - target_z[0]  # the forward solution is reused
-            estimate = difference / lam
+            difference = z - target_z[0] if call.sign > 0 else target_z[0] - z  # the forward z is reused
+            scale = lam
         update = getattr(plan.target, "update", None)
         if update is not None:
             update(difference, call.event_ndim)
-        grad_scores = estimate.mean(0) if estimate.shape[0] > 1 else estimate[0]
-        if grad_scores.shape != theta.shape:  # a sample dimension of 1 broadcast against theta's
-            grad_scores = grad_scores.expand(theta.shape)
-        grad_theta = grad_scores if call.sign > 0 else -grad_scores
+        estimate = difference.div_(scale)  # (S, *batch, *event)
+        grad_theta = estimate.mean(0) if estimate.shape[0] > 1 else estimate[0]
+        if grad_theta.shape != theta.shape:  # a sample dimension of 1 broadcast against theta's
+            grad_theta = grad_theta.expand(theta.shape)
         return (grad_theta.to(theta.dtype), None, None, *([None] * (1 + len(plan.keys))))
 
 

@@ -16,8 +16,7 @@ class _StraightThroughFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, theta, call: OracleCall, *data_values):
         ctx.sign, ctx.num_data = call.sign, len(data_values)
-        scores = theta if call.sign > 0 else -theta
-        return call.solve(scores.unsqueeze(0), 1)[0]
+        return call.solve_input(theta.unsqueeze(0), 1)[0]
 
     @staticmethod
     def backward(ctx, grad_output):
