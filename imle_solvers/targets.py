@@ -113,8 +113,9 @@ class AdaptiveTarget(nn.Module):
     that is actually moved, which is the same when the noise is small
     against ``theta``, and which keeps the step alive at ``theta = 0`` (with
     ``||theta||`` a model initialised at zero gets ``lam = 0`` and never
-    moves). Without target noise ``base = alpha theta``, floored at the
-    dtype's machine epsilon.
+    moves); ``norm="theta"`` gives the paper's formula. Without target noise
+    ``base = alpha theta``. The norm is floored at the dtype's machine
+    epsilon.
 
     ``beta`` is adapted online: after every backward pass in training mode,
     the number of non-zero entries of each instance's solution difference is
@@ -172,6 +173,9 @@ class AdaptiveTarget(nn.Module):
             (in ``[0, 1)``).
         symmetric: central instead of forward differences.
         alpha: the weight of ``theta`` in the target (1 in the paper).
+        norm: ``"perturbed"`` (default): ``lam`` from ``||alpha theta + tau_t
+            eps_s||``; ``"theta"``: from ``||alpha theta||``, the paper's
+            formula (a model at ``theta = 0`` then gets no gradient).
 
     Example:
         >>> import torch
@@ -197,6 +201,7 @@ class AdaptiveTarget(nn.Module):
         decay: float = 0.9,
         symmetric: bool = False,
         alpha: float = 1.0,
+        norm: str = "perturbed",
     ):
         super().__init__()
         beta = _number("AdaptiveTarget", "beta", beta, positive=True)
@@ -209,6 +214,9 @@ class AdaptiveTarget(nn.Module):
             raise InvalidInputError(f"AdaptiveTarget: expected symmetric to be a bool, but found {symmetric!r}")
         self.symmetric = symmetric
         self.alpha = _number("AdaptiveTarget", "alpha", alpha)
+        if norm not in ("perturbed", "theta"):
+            raise InvalidInputError(f"AdaptiveTarget: expected norm 'perturbed' or 'theta', but found {norm!r}")
+        self.norm = norm
         self.register_buffer("beta", torch.tensor(beta, dtype=torch.float32))
         # the moving average starts at the target: no update until evidence comes
         self.register_buffer("nonzeros", torch.tensor(self.target_nonzeros, dtype=torch.float32))
@@ -234,17 +242,23 @@ class AdaptiveTarget(nn.Module):
     def targets(self, theta: torch.Tensor, grad: torch.Tensor, event_ndim: int, noise: torch.Tensor | None = None):
         """Perturbed target parameters ``(T, S, *batch, *event)`` and the step ``lam``."""
         base = self.alpha * theta if self.alpha != 1.0 else theta
-        if noise is not None:
-            base = base + noise  # (S, *batch, *event)
-        lam = self.lambdas(base, grad, event_ndim)
+        if noise is not None and self.norm == "perturbed":
+            lam = self.lambdas(base + noise, grad, event_ndim)  # the norm of the point that is moved
+        else:
+            lam = self.lambdas(base, grad, event_ndim)
         if not self.symmetric:
-            return torch.addcmul(base, lam, grad, value=-1.0).unsqueeze(0), lam  # base - lam g
-        step = lam * grad  # (S or 1, *batch, *event)
-        shape = torch.broadcast_shapes(base.shape, step.shape)
-        thetas = torch.empty((2, *shape), dtype=step.dtype, device=step.device)
-        torch.add(base, step, out=thetas[0])
-        torch.sub(base, step, out=thetas[1])
-        return thetas, lam
+            thetas = torch.addcmul(base, lam, grad, value=-1.0).unsqueeze(0)  # base - lam g: (1, S or 1, ...)
+        else:
+            step = lam * grad  # (S or 1, *batch, *event)
+            thetas = torch.empty((2, *torch.broadcast_shapes(base.shape, step.shape)), dtype=step.dtype,
+                                 device=step.device)
+            torch.add(base, step, out=thetas[0])
+            torch.sub(base, step, out=thetas[1])
+        if noise is None:
+            return thetas, lam
+        if thetas.shape[1:] == noise.shape:
+            return thetas.add_(noise), lam
+        return thetas + noise, lam
 
     @torch.no_grad()
     def update(self, difference: torch.Tensor, event_ndim: int) -> None:
@@ -262,5 +276,5 @@ class AdaptiveTarget(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"beta={float(self.beta):.4g}, target_nonzeros={self.target_nonzeros}, update_step={self.update_step}, "
-            f"decay={self.decay}, symmetric={self.symmetric}, alpha={self.alpha}"
+            f"decay={self.decay}, symmetric={self.symmetric}, alpha={self.alpha}, norm={self.norm!r}"
         )

@@ -238,6 +238,33 @@ def test_aimle_forward_difference_with_frozen_beta_equals_imle(noise):
     assert (grads[0] != 0).any() and (grads[0] != grads[0][0, 0]).any()
 
 
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_aimle_with_the_papers_norm_and_target_noise_equals_imle(symmetric):
+    # norm="theta": lam = beta ||alpha theta_b|| / ||g_b|| = beta * 2.5 / 5 exactly, whatever the noise
+    theta_rows = torch.tensor([1.0, -2.0, 2.0, 4.0, 0.0, 0.0], dtype=torch.float64)
+    g_rows = torch.tensor([0.0, 3.0, -4.0, 0.0, 0.0, 0.0], dtype=torch.float64)
+    perms = [torch.randperm(6, generator=seeded(i)) for i in range(4)]
+    theta = torch.stack([theta_rows[p] for p in perms])
+    g = torch.stack([g_rows[p.flip(0)] for p in perms])
+    oracle = CountingOracle(argmax_onehot, sense="max")
+    options = dict(noise=im.Gumbel(), num_samples=3, noise_temperature=1.5, target_temperature=0.5)
+    t = theta.clone().requires_grad_(True)
+    target = im.AdaptiveTarget(beta=0.75, alpha=0.5, update_step=0.0, norm="theta", symmetric=symmetric)
+    im.IMLE(oracle, target=target, generator=seeded(11), **options)(t).backward(g)
+    eps = im.Gumbel().sample((3, 4, 6), generator=seeded(11), dtype=torch.float64)
+    if symmetric:
+        plus = oracle(0.5 * theta + 0.375 * g + 0.5 * eps)
+        minus = oracle(0.5 * theta - 0.375 * g + 0.5 * eps)
+        expected = ((plus - minus) / 0.75).mean(0)
+        torch.testing.assert_close(t.grad, expected, rtol=0, atol=0)
+    else:
+        reference = theta.clone().requires_grad_(True)
+        layer = im.IMLE(oracle, target=im.PerturbedTarget(0.375, alpha=0.5), generator=seeded(11), **options)
+        layer(reference).backward(g)
+        torch.testing.assert_close(t.grad, reference.grad, rtol=0, atol=0)
+    assert (t.grad != 0).any()
+
+
 def test_aimle_with_target_noise_matches_its_definition():
     oracle = im.get_oracle("topk", k=2)
     theta = torch.randn(3, 6, generator=seeded(1), dtype=torch.float64)
@@ -489,6 +516,7 @@ def test_bad_configuration_is_refused():
         lambda: im.PerturbedTarget(lambda_=-1.0),
         lambda: im.AdaptiveTarget(decay=1.0),
         lambda: im.AdaptiveTarget(beta=0.0),
+        lambda: im.AdaptiveTarget(norm="l1"),
     ):
         with pytest.raises(im.InvalidInputError):
             make()

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ._common import OracleCall, check_number, check_theta
 
@@ -25,6 +26,7 @@ class _BlackboxFunction(torch.autograd.Function):
         return z[0]
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         nones = (None,) * (2 + ctx.num_data)
         if not ctx.needs_input_grad[0]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ..errors import InvalidInputError
 from ..noise import Gumbel
@@ -62,6 +63,7 @@ class _IMLEFunction(torch.autograd.Function):
         return z
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         plan = ctx.plan
         if not ctx.needs_input_grad[0]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ..errors import InvalidInputError
 from ..noise import Normal
@@ -35,13 +36,17 @@ class _PerturbedFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, theta, noise_sample, call: OracleCall, settings, *data_values):
         sigma, num_samples, reduction, noise = settings
-        scores = theta if call.sign > 0 else -theta
-        y = call.solve(scores.unsqueeze(0) + sigma * noise_sample, 1)  # (S, *batch, *event)
+        if call.sign > 0:
+            perturbed = theta.unsqueeze(0) + sigma * noise_sample  # (S, *batch, *event)
+        else:  # costs w: the scores -w perturbed, -(-w + sigma Z) = w - sigma Z
+            perturbed = theta.unsqueeze(0) - sigma * noise_sample
+        y = call.solve_input(perturbed, 1, fresh=True)  # (S, *batch, *event)
         ctx.save_for_backward(noise_sample, y)
         ctx.call, ctx.settings, ctx.num_data = call, settings, len(data_values)
         return y.mean(0) if reduction == "mean" else y
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         nones = (None,) * (3 + ctx.num_data)
         if not ctx.needs_input_grad[0]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ._common import OracleCall, check_theta
 
@@ -19,6 +20,7 @@ class _StraightThroughFunction(torch.autograd.Function):
         return call.solve_input(theta.unsqueeze(0), 1)[0]
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         grad = None
         if ctx.needs_input_grad[0]:
