@@ -17,9 +17,11 @@ A target object has
   noise ``noise = tau_t * eps`` (shape ``(S, *batch, *event)``, or ``None``)
   included; and ``lam``, the step, broadcastable against ``grad`` (a float,
   or a tensor of shape ``(S, *batch, 1, ..., 1)``).
-* ``update(difference, event_ndim)`` — called once per backward pass (in
-  training) with the solution differences ``(S, *batch, *event)``, before
-  division by ``lam``; stateless targets do nothing.
+* ``update(difference, event_ndim)`` — called once per backward pass with
+  the solution differences ``(S, *batch, *event)``, before division by
+  ``lam`` (negated for min-sense oracles; AdaptiveTarget only counts their
+  non-zero entries, and only in training mode); stateless targets do
+  nothing.
 
 The estimator turns them into the gradient (max-sense, score space)::
 
