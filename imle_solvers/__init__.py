@@ -35,7 +35,23 @@ from .runners import ExecutorRunner, ProcessRunner, Runner, SerialRunner, Thread
 __version__ = "0.1.0"
 
 # name -> module that defines it; imported lazily (PEP 562).
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    # noise
+    "Gumbel": "imle_solvers.noise",
+    "SumOfGamma": "imle_solvers.noise",
+    "Normal": "imle_solvers.noise",
+    "Noise": "imle_solvers.noise",
+    # targets
+    "PerturbedTarget": "imle_solvers.targets",
+    "AdaptiveTarget": "imle_solvers.targets",
+    # estimators
+    "IMLE": "imle_solvers.estimators",
+    "imle": "imle_solvers.estimators",
+    "Blackbox": "imle_solvers.estimators",
+    "PerturbedOptimizer": "imle_solvers.estimators",
+    "FenchelYoungLoss": "imle_solvers.estimators",
+    "StraightThrough": "imle_solvers.estimators",
+}
 
 __all__ = [
     "__version__",

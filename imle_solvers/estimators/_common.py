@@ -1,0 +1,140 @@
+"""Calling an oracle from torch, shared by every estimator.
+
+Estimators work in *score* space: for a max-sense oracle the scores are the
+user's ``theta``; for a min-sense oracle they are ``-w`` for the user's costs
+``w``, and the oracle is called with costs ``-scores``. :class:`OracleCall`
+does that conversion, clamps the input of ``nonnegative`` oracles at zero,
+repeats per-instance data over leading sample dimensions, and calls the
+oracle once per batch of stacked samples (so a CPU oracle costs one
+device-to-host and one host-to-device copy per call).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import _tensors
+from ..errors import InvalidInputError
+
+__all__ = ["OracleCall", "sense_sign", "check_theta", "check_num_samples", "check_reduction", "check_number"]
+
+
+def sense_sign(owner: str, oracle: Any) -> float:
+    """``+1.0`` for a max-sense oracle, ``-1.0`` for a min-sense one."""
+    if not callable(oracle):
+        raise InvalidInputError(f"{owner}: expected an Oracle, but found {type(oracle).__name__} (not callable)")
+    sense = getattr(oracle, "sense", None)
+    if sense == "max":
+        return 1.0
+    if sense == "min":
+        return -1.0
+    raise InvalidInputError(f"{owner}: expected an oracle with sense 'max' or 'min', but found sense={sense!r}")
+
+
+def check_theta(owner: str, theta: Any, event_ndim: int) -> None:
+    if not isinstance(theta, torch.Tensor):
+        raise InvalidInputError(f"{owner}: expected theta to be a torch.Tensor, but found {type(theta).__name__}")
+    if not theta.dtype.is_floating_point:
+        raise InvalidInputError(f"{owner}: expected a floating-point theta, but found dtype {theta.dtype}")
+    if theta.dim() < event_ndim:
+        raise InvalidInputError(
+            f"{owner}: expected theta of shape (*batch, *event) with {event_ndim} event dimension(s), "
+            f"but found shape {tuple(theta.shape)}"
+        )
+
+
+def check_num_samples(owner: str, num_samples: Any) -> int:
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+        raise InvalidInputError(f"{owner}: expected num_samples to be a positive int, but found {num_samples!r}")
+    return int(num_samples)
+
+
+def check_reduction(owner: str, reduction: Any, allowed: tuple[str, ...] = ("mean", "none")) -> str:
+    if reduction not in allowed:
+        raise InvalidInputError(f"{owner}: expected reduction in {allowed}, but found {reduction!r}")
+    return reduction
+
+
+def check_number(owner: str, name: str, value: Any, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInputError(f"{owner}: expected {name} to be a finite number, but found {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise InvalidInputError(f"{owner}: expected {name} {'> 0' if positive else '>= 0'}, but found {value!r}")
+    return float(value)
+
+
+class OracleCall:
+    """One oracle and one call's instance data, ready to solve score tensors.
+
+    Per-instance data is converted once: to host arrays for a CPU oracle (so
+    that repeated solves do not copy it again), left on the device for a
+    device-native one. ``solve(scores)`` takes ``(*lead, *batch, *event)``
+    and repeats data that has batch dimensions over ``lead``.
+    """
+
+    def __init__(self, owner: str, oracle: Any, data: Mapping[str, Any]):
+        self.owner = owner
+        self.oracle = oracle
+        self.sign = sense_sign(owner, oracle)
+        self.event_ndim = int(getattr(oracle, "event_ndim", 1))
+        self.clamp = bool(getattr(oracle, "nonnegative", False))
+        self.per_instance_ndim: Mapping[str, int] = dict(getattr(oracle, "instance_data", {}) or {})
+        device_native = bool(getattr(oracle, "device_native", False))
+        self.data: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(value, torch.Tensor):
+                value = value.detach()
+                if not device_native:
+                    value = _tensors.to_host(value)
+            elif not device_native:
+                value = np.asarray(value)
+            self.data[key] = value
+
+    def _repeat(self, lead: tuple[int, ...]) -> dict[str, Any]:
+        if not lead:
+            return self.data
+        repeated = {}
+        for key, value in self.data.items():
+            ndim = self.per_instance_ndim.get(key)
+            shape = tuple(getattr(value, "shape", ()))
+            if ndim is None or len(shape) <= ndim:  # shared by every instance (or let the oracle complain)
+                repeated[key] = value
+            elif isinstance(value, torch.Tensor):
+                repeated[key] = value.expand(*lead, *shape)
+            else:
+                repeated[key] = np.broadcast_to(value, (*lead, *shape))
+        return repeated
+
+    def solve(self, scores: torch.Tensor, lead_ndim: int, *, fresh: bool = False) -> torch.Tensor:
+        """Solutions for ``scores`` of shape ``(*lead, *batch, *event)``, where
+        ``lead`` is the first ``lead_ndim`` dimensions (samples, sides).
+        ``fresh=True`` says ``scores`` is a temporary the caller does not
+        reuse, so that negation and clamping happen in place."""
+        if self.sign > 0:
+            return self.solve_input(scores, lead_ndim, fresh=fresh)
+        return self.solve_input(scores.neg_() if fresh else -scores, lead_ndim, fresh=True)
+
+    def solve_input(self, inputs: torch.Tensor, lead_ndim: int, *, fresh: bool = False) -> torch.Tensor:
+        """Like :meth:`solve` for ``inputs`` already in the oracle's own terms
+        (costs of a min-sense oracle)."""
+        if self.clamp:
+            inputs = inputs.clamp_(min=0) if fresh else inputs.clamp(min=0)
+        with torch.no_grad():
+            solutions = self.oracle(inputs, **self._repeat(tuple(inputs.shape[:lead_ndim])))
+        if not isinstance(solutions, torch.Tensor) or solutions.shape != inputs.shape:
+            found = tuple(solutions.shape) if hasattr(solutions, "shape") else type(solutions).__name__
+            raise InvalidInputError(
+                f"{self.owner}: the oracle {getattr(self.oracle, 'name', self.oracle)!r} returned {found} for input "
+                f"of shape {tuple(inputs.shape)}; gradient estimators need solutions in the space of theta "
+                "(a tensor of the same shape)"
+            )
+        return solutions
+
+    def event_dims(self, tensor: torch.Tensor) -> tuple[int, ...]:
+        """The trailing event dimensions of ``tensor``."""
+        return tuple(range(tensor.dim() - self.event_ndim, tensor.dim()))

@@ -1,0 +1,60 @@
+"""The straight-through estimator: :class:`StraightThrough`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+from ._common import OracleCall, check_theta
+
+__all__ = ["StraightThrough"]
+
+
+class _StraightThroughFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, theta, call: OracleCall, *data_values):
+        ctx.sign, ctx.num_data = call.sign, len(data_values)
+        return call.solve_input(theta.unsqueeze(0), 1)[0]
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        grad = None
+        if ctx.needs_input_grad[0]:
+            grad = grad_output if ctx.sign > 0 else -grad_output
+        return (grad, None, *([None] * ctx.num_data))
+
+
+class StraightThrough(nn.Module):
+    """Forward ``MAP(theta)``, backward the identity.
+
+    For a max-sense oracle ``dL/dtheta = dL/dz``; for a min-sense oracle on
+    costs ``w``, ``dL/dw = -dL/dz`` (raising a cost lowers its entry in the
+    solution). A biased baseline.
+
+    Example:
+        >>> import torch
+        >>> from imle_solvers import StraightThrough, get_oracle
+        >>> theta = torch.tensor([0.5, 1.5], requires_grad=True)
+        >>> z = StraightThrough(get_oracle("onehot"))(theta)
+        >>> (z * torch.tensor([2.0, 3.0])).sum().backward()
+        >>> theta.grad
+        tensor([2., 3.])
+    """
+
+    def __init__(self, oracle: Any):
+        super().__init__()
+        OracleCall("StraightThrough", oracle, {})
+        self.oracle = oracle
+
+    def forward(self, theta: torch.Tensor, **instance_data: Any) -> torch.Tensor:
+        """``MAP(theta)`` of shape ``(*batch, *event)``."""
+        call = OracleCall("StraightThrough", self.oracle, instance_data)
+        check_theta("StraightThrough", theta, call.event_ndim)
+        return _StraightThroughFunction.apply(theta, call, *instance_data.values())
+
+    def extra_repr(self) -> str:
+        return f"oracle={self.oracle!r}"
