@@ -1,75 +1,23 @@
 """One suite over every registered built-in oracle.
 
-Every name in ``registry._BUILTINS`` needs an entry in ``CASES`` (how to build
-the oracle and a small valid batch); a built-in without one fails
-``test_every_builtin_has_a_case``, so new oracles must add theirs.
+Every name in ``registry._BUILTINS`` needs an entry in ``tests/oracle_cases.py::CASES``
+(how to build the oracle and a small valid batch, how to check a solution); a
+built-in without one fails ``test_every_builtin_has_a_case``, so new oracles
+must add theirs.
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import cloudpickle
-import networkx as nx
 import numpy as np
 import pytest
 import torch
 
 import imle_solvers as im
 from imle_solvers import registry
-
-# ---------------------------------------------------------------------- #
-# How to build a small valid batch, per oracle name
-# ---------------------------------------------------------------------- #
-
-
-@dataclass
-class Case:
-    """``options`` go to get_oracle; ``theta(rng, batch_shape)`` and
-    ``data(rng, batch_shape)`` make a valid batch."""
-
-    theta: Callable[[np.random.Generator, tuple], np.ndarray]
-    options: dict[str, Any] = field(default_factory=dict)
-    data: Callable[[np.random.Generator, tuple], dict] = lambda rng, batch: {}
-
-
-def _scores(*event):
-    return lambda rng, batch: rng.normal(size=(*batch, *event))
-
-
-def _costs(*event):
-    return lambda rng, batch: rng.integers(0, 4, size=(*batch, *event)).astype(float)  # ties and zeros
-
-
-_GRID_GRAPH = nx.grid_2d_graph(3, 3)
-_SPANNING_GRAPH = nx.petersen_graph()
-
-
-def _knapsack_data(rng, batch):
-    return {"weights": rng.integers(0, 6, size=(*batch, 7)).astype(float),
-            "capacity": rng.integers(0, 15, size=batch).astype(float)}
-
-
-def _ilp_data(rng, batch):
-    return {"A_ub": rng.integers(-2, 4, size=(*batch, 3, 6)).astype(float),
-            "b_ub": rng.integers(1, 6, size=(*batch, 3)).astype(float)}
-
-
-CASES: dict[str, Case] = {
-    "topk": Case(_scores(6), {"k": 2}),
-    "onehot": Case(_scores(6)),
-    "ranking": Case(_scores(6)),
-    "matching": Case(_scores(3, 4)),
-    "shortest_path": Case(_costs(_GRID_GRAPH.number_of_edges()),
-                          {"graph": _GRID_GRAPH, "source": (0, 0), "target": (2, 2)}),
-    "spanning_tree": Case(_costs(_SPANNING_GRAPH.number_of_edges()), {"graph": _SPANNING_GRAPH}),
-    "knapsack": Case(lambda rng, batch: rng.integers(-1, 6, size=(*batch, 7)).astype(float), data=_knapsack_data),
-    "ilp": Case(_scores(6), data=_ilp_data),
-    "shortest_path_grid": Case(lambda rng, batch: rng.random((*batch, 5, 5))),
-}
+from tests.oracle_cases import CASES, Case
 
 BUILTINS = sorted(registry._BUILTINS)
 NAMES = sorted(set(BUILTINS) | set(CASES))
@@ -77,7 +25,7 @@ NAMES = sorted(set(BUILTINS) | set(CASES))
 
 def test_every_builtin_has_a_case():
     missing = [name for name in BUILTINS if name not in CASES]
-    assert not missing, f"add a conformance case to tests/test_conformance.py::CASES for {missing}"
+    assert not missing, f"add a case to tests/oracle_cases.py::CASES for {missing}"
 
 
 def _case(name) -> Case:

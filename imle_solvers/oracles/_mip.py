@@ -40,10 +40,19 @@ CP-SAT works on integers only, so real data are scaled by powers of two
   equality row that is not exactly representable, or a row whose
   coefficients span so many orders of magnitude that a nonzero one would
   round to zero. The ``"mip"`` and ``"cvxpy"`` backends take real data as
-  they are (with their solvers' feasibility tolerances, about 1e-6).
+  they are (with their solvers' feasibility tolerances, about 1e-6), the
+  objective and every constraint row divided by a power of two so that
+  their largest coefficient lies in [0.5, 1) (exact; it keeps
+  ``|c| >= 1e20``, which SCIP calls infinite, solvable, and makes the
+  solvers' absolute tolerances relative to the data's scale).
+* Every scaling uses ``ldexp`` and computes ``log2(sum_j |c_j| M_j)`` from
+  a pre-scaled row, so objectives and rows anywhere in the float64 range,
+  subnormal or near ``1.8e308``, are scaled without overflow.
 
-Every backend's solution is checked against the real constraints (relative
-tolerance 1e-6) and the bounds before it is returned; a stop without a
+Every backend's solution is checked against the real constraints (each row
+scaled by a power of two to a largest coefficient in [0.5, 1), then a
+tolerance of 1e-6 relative to the row's size) and the bounds before it is
+returned; a stop without a
 proof of optimality (``time_limit``) is an :class:`OracleError`, never a
 silently suboptimal answer.
 """
@@ -112,6 +121,16 @@ def _log2(x: np.ndarray) -> np.ndarray:
         return np.log2(x)
 
 
+def _log2_activity(absolute: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
+    """``log2(absolute @ magnitude)`` per row of ``absolute`` ``(r, n)``, without
+    overflow: each row is first scaled by a power of two (exactly) so that its
+    largest entry is below 1 (``|c| ~ 1e308`` times ``n`` would overflow)."""
+    top = np.frexp(absolute.max(axis=1, initial=0.0))[1]  # (r,): largest < 2**top
+    with np.errstate(under="ignore"):
+        scaled = np.ldexp(absolute, -top[:, None])
+    return top + _log2(scaled @ magnitude)
+
+
 def scale_objective(c: np.ndarray, magnitude: np.ndarray) -> tuple[np.ndarray, int, bool]:
     """Integer objective ``round(c * 2**s)`` (see the module docstring).
 
@@ -125,13 +144,14 @@ def scale_objective(c: np.ndarray, magnitude: np.ndarray) -> tuple[np.ndarray, i
     largest = absolute.max(initial=0.0)
     if largest == 0:
         return np.zeros(c.shape, dtype=np.int64), 0, True
-    activity_room = _ACTIVITY_BITS - _log2(absolute @ magnitude)
+    activity_room = _ACTIVITY_BITS - _log2_activity(absolute[None], magnitude)[0]
     need = int(fraction_bits(c).max())
     if need <= math.floor(min(_EXACT_BITS - math.log2(largest), activity_room)):
         s, exact = need, True
     else:
         s, exact = int(math.floor(min(_OBJECTIVE_BITS - math.log2(largest), activity_room))), False
-    return np.rint(c * 2.0**s).astype(np.int64), s, exact
+    # ldexp, not c * 2.0**s: 2.0**s overflows for the s of subnormal objectives (up to 1074 + 30)
+    return np.rint(np.ldexp(c, s)).astype(np.int64), s, exact
 
 
 def scale_rows(a: np.ndarray, b: np.ndarray, magnitude: np.ndarray, *, equality: bool):
@@ -158,17 +178,19 @@ def scale_rows(a: np.ndarray, b: np.ndarray, magnitude: np.ndarray, *, equality:
         return np.zeros(a.shape, dtype=np.int64), np.zeros(0, dtype=np.int64), None
     absolute = np.abs(a)
     largest = absolute.max(axis=1)  # (r,)
-    activity_room = _ACTIVITY_BITS - _log2(absolute @ magnitude)  # (r,)
+    activity_room = _ACTIVITY_BITS - _log2_activity(absolute, magnitude)  # (r,)
     exact_room = np.floor(np.minimum(_EXACT_BITS - _log2(largest), activity_room))
     round_scale = np.floor(np.minimum(_ROUND_ROW_BITS - _log2(largest), activity_room))
     need = fraction_bits(a).max(axis=1)
     if equality:
         need = np.maximum(need, fraction_bits(b))
     exact = need <= exact_room
-    scale = np.where(largest == 0, 0.0, np.where(exact, need, round_scale))  # (r,), exponents
-    factor = np.exp2(scale)
-    a_int = np.rint(a * factor[:, None]).astype(np.int64)
-    scaled_b = b * factor
+    with np.errstate(invalid="ignore"):  # rows of zeros: inf exponents, replaced by 0 here
+        scale = np.where(largest == 0, 0, np.where(exact, need, round_scale)).astype(np.int64)  # (r,) exponents
+    # ldexp, not a * 2.0**scale: the power alone overflows for rows of tiny (subnormal) coefficients
+    with np.errstate(over="ignore", under="ignore"):
+        a_int = np.rint(np.ldexp(a, scale[:, None])).astype(np.int64)
+        scaled_b = np.ldexp(b, scale)  # may overflow to inf: clipped below, beyond every activity
     limit = 2.0**_ACTIVITY_BITS + 1  # beyond every reachable activity: keeps (in)feasibility
     if equality:
         b_int = np.clip(scaled_b, -limit, limit).astype(np.int64)
@@ -230,17 +252,49 @@ def solve(
     a_eq = np.zeros((0, n)) if a_eq is None else np.asarray(a_eq, dtype=np.float64)
     b_eq = np.zeros(0) if b_eq is None else np.asarray(b_eq, dtype=np.float64)
     c = np.asarray(c, dtype=np.float64)
-    problem = (c, maximize, a_ub, b_ub, a_eq, b_eq, lower, upper)
-    if backend == "cpsat":
-        z = _solve_cpsat(*problem, time_limit=time_limit, num_workers=num_workers)
+    # Rows and objective times powers of two (exact; the same solutions): the
+    # float solvers' absolute tolerances become relative, and the check below
+    # is relative to each row's largest coefficient.
+    a_ub, b_ub = _normalise_rows(a_ub, b_ub)
+    a_eq, b_eq = _normalise_rows(a_eq, b_eq)
+    if backend == "cpsat":  # scales to integers itself
+        z = _solve_cpsat(c, maximize, a_ub, b_ub, a_eq, b_eq, lower, upper, time_limit=time_limit,
+                         num_workers=num_workers)
     elif backend == "mip":
-        z = _solve_scip(*problem, time_limit=time_limit)
+        z = _solve_scip(_normalise_objective(c), maximize, a_ub, b_ub, a_eq, b_eq, lower, upper,
+                        time_limit=time_limit)
     elif backend == "cvxpy":
-        z = _solve_cvxpy(*problem, time_limit=time_limit)
+        z = _solve_cvxpy(_normalise_objective(c), maximize, a_ub, b_ub, a_eq, b_eq, lower, upper,
+                         time_limit=time_limit)
     else:  # pragma: no cover - validated by the oracles
         raise ValueError(f"unknown backend {backend!r}")
     _verify(z, a_ub, b_ub, a_eq, b_eq, lower, upper, backend)
     return z.astype(np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _normalise_objective(c: np.ndarray) -> np.ndarray:
+    """``c * 2**-e`` with ``max|c|`` in [0.5, 1): the same optimal solutions
+    (a power of two scales exactly), and the float solvers' absolute
+    tolerances become relative to ``max|c|``. SCIP treats ``|c| >= 1e20`` as
+    infinite and HiGHS refuses such costs; without this, ``theta ~ 1e20``
+    fails and ``theta ~ 1e-12`` looks constant to a gap of 1e-9.
+
+    >>> _normalise_objective(np.array([3e30, -1e30])) * 2.0**102
+    array([ 3.e+30, -1.e+30])
+    """
+    largest = np.abs(c).max(initial=0.0)
+    if largest == 0:
+        return c
+    with np.errstate(under="ignore"):  # entries below 2**-1074 of the largest do not count
+        return np.ldexp(c, -int(np.frexp(largest)[1]))
+
+
+def _normalise_rows(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of ``a z <= b`` (or ``=``) times the power of two that puts its
+    largest coefficient in [0.5, 1): the same feasible set, exactly."""
+    top = np.frexp(np.abs(a).max(axis=1, initial=0.0))[1]  # (r,); 0 for a row of zeros
+    with np.errstate(under="ignore", over="ignore"):
+        return np.ldexp(a, -top[:, None]), np.ldexp(b, -top)
 
 
 def _not_optimal(backend: str, status: str, time_limit: float | None) -> OracleError:

@@ -20,6 +20,7 @@ from .base import Oracle
 __all__ = ["ShortestPath"]
 
 _BACKENDS = ("scipy", "networkx")
+_SUM_LIMIT = 2.0**1000  # costs whose path sums may come near the float64 maximum are rescaled
 
 
 @functools.lru_cache(maxsize=1)
@@ -54,7 +55,9 @@ class ShortestPath(Oracle):
     cheapest, the lower edge index on ties. ``source == target`` gives the
     empty path (all zeros). Costs must be non-negative (as for any Dijkstra;
     :class:`~imle_solvers.errors.InvalidInputError` otherwise) and zero costs
-    are real edges of cost zero.
+    are real edges of cost zero. Costs so large that a path's sum could
+    overflow float64 are divided by a power of two first (exact), so huge
+    finite costs give the cheapest path, never a false "no path".
 
     Backends:
 
@@ -195,6 +198,11 @@ class ShortestPath(Oracle):
 
     def solve(self, theta):
         costs = np.asarray(theta, dtype=np.float64)
+        largest = costs.max(initial=0.0)
+        if largest > _SUM_LIMIT / len(self.nodes):
+            # A path's float sum could overflow to inf (scipy then reports "no
+            # path"); a power of two scales every sum exactly instead.
+            costs = np.ldexp(costs, -int(np.frexp(largest)[1]))
         if self.backend == "networkx":
             return self._solve_networkx(costs)
         if not csgraph_keeps_explicit_zeros() and not costs.all():

@@ -54,7 +54,9 @@ class ILP(Oracle):
     * ``"cvxpy"``: cvxpy with the HiGHS MILP solver (relative gap 0).
 
     Both float backends accept real data and infinite bounds as they are,
-    with their solvers' feasibility tolerances (~1e-6). Every solution is
+    with their solvers' feasibility tolerances (~1e-6); the objective is
+    divided by a power of two (exactly) so that ``max|theta|`` lies in
+    [0.5, 1), which keeps their tolerances relative to ``theta``'s scale. Every solution is
     checked against the constraints before it is returned.
 
     Errors: an infeasible instance raises

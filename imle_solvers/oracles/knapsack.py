@@ -58,6 +58,17 @@ def _dp_chunk(values, weights, capacities, use, z):  # pragma: no cover - compil
                 c -= weights[b, i]
 
 
+def _normalised(values: np.ndarray) -> np.ndarray:
+    """Each row of ``values`` (m, n) times a power of two that puts its largest
+    magnitude in [0.5, 1): exact, so the DP's float sums and comparisons are
+    the same up to a common factor — but a sum of values near ``1.8e308`` no
+    longer overflows to inf (where ``inf + v > inf`` is false and an optimal
+    item would be dropped)."""
+    top = np.frexp(np.abs(values).max(axis=1, initial=0.0))[1]  # (m,)
+    with np.errstate(under="ignore"):
+        return np.ldexp(values, -top[:, None])
+
+
 _KERNEL = None
 _KERNEL_LOCK = threading.Lock()
 
@@ -92,7 +103,9 @@ class Knapsack(Oracle):
       numba (releases the GIL), ``O(n * C)`` time and ``n * C`` bytes. Needs
       integer weights (floats with integer values are fine); the capacity
       is used as ``floor(C)``, which is exact for integer weights, and
-      reduced to the total weight of the useful items. Exact.
+      reduced to the total weight of the useful items. Exact. Values are
+      scaled by a power of two per instance (exactly), so that sums of
+      values near the float64 maximum do not overflow.
     * ``"cpsat"``: OR-Tools CP-SAT (one worker by default) with the value
       objective scaled to integers — exactly for integer values, otherwise
       to about 1e9 for the largest value, within ``1.9e-9 * n * max(theta)``
@@ -210,7 +223,7 @@ class Knapsack(Oracle):
         z = np.zeros((m, n), dtype=np.float64)
         if use_dp.any():
             int_weights = np.where(use_dp[:, None], weights, 0.0).astype(np.int64)
-            _kernel()(values, int_weights, np.where(use_dp, dp_capacity, 0).astype(np.int64), use_dp, z)
+            _kernel()(_normalised(values), int_weights, np.where(use_dp, dp_capacity, 0).astype(np.int64), use_dp, z)
         for i in np.flatnonzero(~use_dp):
             useful = (values[i] > 0) & (weights[i] <= capacity[i])
             try:

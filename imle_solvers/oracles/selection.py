@@ -80,6 +80,11 @@ class OneHot(Oracle):
     device_native = True
     backend = "torch/numpy"
 
+    def check_event_shape(self, event_shape):
+        if event_shape[0] < 1:
+            return "(n,) with n >= 1"
+        return None
+
     def solve_chunk(self, theta):
         z = np.zeros(theta.shape, dtype=np.float64)
         z[np.arange(theta.shape[0]), np.argmax(theta, axis=-1)] = 1.0

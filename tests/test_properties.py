@@ -1,0 +1,259 @@
+"""Property-based tests over every registered built-in oracle.
+
+For random batch shapes (empty and single included), dtypes (float32,
+float64), containers (numpy, torch on the CPU and on CUDA when there is one)
+and values (huge, tiny, negative, signed zeros, nan, inf, subnormals), every
+call either
+
+* returns a solution of the input's type, dtype, device and shape that the
+  oracle's checker (``tests/oracle_cases.py``) accepts as feasible and optimal
+  (up to the documented tolerance), or
+* raises the documented error: :class:`InvalidInputError` naming a batch
+  index whose instance is at fault (nan/inf, a negative cost for a
+  non-negative oracle), or — only where an oracle documents it — an
+  :class:`OracleError` for an instance whose float64 sums overflow,
+
+never anything else: no other exception type, no OracleError wrapping an
+arithmetic error, no solution for a faulty instance. Numpy and torch input
+give the same outcome.
+
+Examples are derandomised (the "ci" profile in ``tests/conftest.py``); set
+``HYPOTHESIS_PROFILE=explore`` for fresh ones.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import imle_solvers as im
+from imle_solvers import registry
+from tests.oracle_cases import CASES
+
+BUILTINS = sorted(registry._BUILTINS)
+NAMES = sorted(set(BUILTINS) | set(CASES))
+
+SPECIALS = [math.nan, math.inf, -math.inf, 1e30, -1e30, 1e-30, -1e-30, 0.0, -0.0, 1.7e308, -1.7e308, 5e-324, 3e38]
+SCALES = [1.0, -1.0, 1e30, 1e-30, 1e300, 1e307, -1e307, 1e-300]
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def test_every_builtin_has_a_checker():
+    missing = [name for name in BUILTINS if name not in CASES or CASES[name].check is None]
+    assert not missing, f"add a case with a checker to tests/oracle_cases.py::CASES for {missing}"
+
+
+def _case(name):
+    if name not in registry._BUILTINS:
+        pytest.skip(f"{name!r} is not registered on this branch")
+    return CASES[name]
+
+
+# ---------------------------------------------------------------------- #
+# Drawing an input
+# ---------------------------------------------------------------------- #
+def _draw_input(draw, case):
+    batch = tuple(draw(st.lists(st.integers(0, 3), max_size=2), label="batch shape"))
+    dtype = draw(st.sampled_from([np.float64, np.float32]), label="dtype")
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="seed"))
+    size = draw(st.none() | st.integers(0, 4), label="event size") if case.sized is not None else None
+    if size is None:
+        theta, data = case.theta(rng, batch), case.data(rng, batch)
+    else:
+        theta, data = case.sized(rng, batch, size)
+    theta = np.array(theta, dtype=np.float64) * draw(st.sampled_from(SCALES), label="scale")
+    flat = theta.reshape(-1)
+    fill = draw(st.none() | st.tuples(st.integers(0, 10**6), st.sampled_from(SPECIALS)), label="fill an instance")
+    if fill is not None and math.prod(batch):
+        rows = theta.reshape(math.prod(batch), -1)
+        rows[fill[0] % rows.shape[0]] = fill[1]
+    for position, value in draw(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(SPECIALS)), max_size=3),
+                                label="specials"):
+        if flat.size:
+            flat[position % flat.size] = value
+    data_scale = draw(st.sampled_from(case.data_scales), label="data scale")
+    data = {key: np.array(np.asarray(value, dtype=np.float64) * data_scale) for key, value in data.items()}
+    if data and draw(st.booleans(), label="non-finite data"):
+        key = draw(st.sampled_from(sorted(data)))
+        values = data[key].reshape(-1)
+        if values.size:
+            values[draw(st.integers(0, 10**6)) % values.size] = draw(st.sampled_from([math.nan, math.inf, -math.inf]))
+    with np.errstate(over="ignore"):
+        theta = theta.astype(dtype)  # huge float64 values become inf in float32: the user's input is then inf
+    return theta, data, batch, size
+
+
+def _faulty_instances(oracle, theta, data, batch) -> np.ndarray:
+    """Per flat instance: is it at fault (non-finite theta or data, a negative
+    cost for a non-negative oracle)?"""
+    values = _rows(theta, batch)
+    bad = ~np.isfinite(values).all(axis=1)
+    if oracle.nonnegative:
+        bad |= (values < 0).any(axis=1)
+    for value in data.values():
+        bad |= ~np.isfinite(_rows(value, batch)).all(axis=1)
+    return bad
+
+
+def _rows(array, batch):
+    """``array`` ``(*batch, ...)`` as ``(n, everything else)``."""
+    shape = np.shape(array)
+    return np.asarray(array, dtype=np.float64).reshape(math.prod(batch), math.prod(shape[len(batch):]))
+
+
+def _flat(array, batch):
+    n = math.prod(batch)
+    return np.asarray(array, dtype=np.float64).reshape(n, *np.shape(array)[len(batch):])
+
+
+# ---------------------------------------------------------------------- #
+# Judging an outcome
+# ---------------------------------------------------------------------- #
+def _outcome(oracle, theta, data):
+    try:
+        return ("ok", oracle(theta, **data))
+    except Exception as error:  # noqa: BLE001 - judged below
+        return ("error", error)
+
+
+def _judge_error(name, case, oracle, error, theta, data, batch, size, faulty):
+    assert isinstance(error, im.ImleSolversError), f"{name}: undocumented {type(error).__name__}: {error}"
+    assert error.__class__ in (im.InvalidInputError, im.OracleError) or isinstance(error, im.OracleError), error
+    assert getattr(error, "oracle", None) == name, f"{name}: the error does not name the oracle: {error}"
+    if size is not None and size < case.min_size:
+        assert isinstance(error, im.InvalidInputError) and "expected event shape" in str(error), error
+        return
+    if isinstance(error, im.InvalidInputError):
+        assert faulty.any(), f"{name}: valid input refused: {error}"
+        assert error.index is not None, f"{name}: the error names no batch index: {error}"
+        flat = int(np.ravel_multi_index(error.index, batch)) if batch else 0
+        assert faulty[flat], f"{name}: the error names instance {error.index}, which is not at fault: {error}"
+        assert f"batch index {error.index}" in str(error), error
+        return
+    # An OracleError on valid input: only where the oracle documents one (float64 overflow).
+    assert not faulty.any(), f"{name}: faulty input reached the solver: {error!r}"
+    assert case.overflow is not None and error.index is not None, f"{name}: unexpected {error!r}"
+    flat = int(np.ravel_multi_index(error.index, batch)) if batch else 0
+    flat_data = {key: _flat(value, batch) for key, value in data.items()}
+    assert case.overflow(_flat(theta, batch)[flat], {k: v[flat] for k, v in flat_data.items()}), error
+    cause = error.__cause__
+    assert cause is None or isinstance(cause, im.ImleSolversError), f"{name}: arithmetic failure: {cause!r}"
+
+
+def _judge_solution(name, case, oracle, z, theta, data, batch, size, faulty):
+    assert not (size is not None and size < case.min_size), f"{name}: event size {size} accepted"
+    assert not faulty.any(), f"{name}: a faulty instance was solved silently"
+    event = theta.shape[len(batch):]
+    assert tuple(z.shape) == (*batch, *oracle.output_event_shape(tuple(event))), (z.shape, theta.shape)
+    z = np.asarray(z.detach().cpu() if isinstance(z, torch.Tensor) else z, dtype=np.float64)
+    assert np.isfinite(z).all(), f"{name}: non-finite solution"
+    n = math.prod(batch)
+    if n:
+        case.check(oracle, _flat(theta, batch), {key: _flat(value, batch) for key, value in data.items()},
+                   z.reshape(n, *z.shape[len(batch):]))
+
+
+def _same_outcome(first, second):
+    assert first[0] == second[0], f"numpy gave {first[1]!r} but torch gave {second[1]!r}"
+    if first[0] == "error":
+        assert type(first[1]) is type(second[1]) and first[1].index == second[1].index, (first[1], second[1])
+    else:
+        np.testing.assert_array_equal(second[1].detach().cpu().numpy(), first[1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=int(os.environ.get("IMLE_PROPERTY_EXAMPLES", 40)))
+@given(st.data())
+def test_valid_solution_or_documented_error(name, data):
+    case = _case(name)
+    oracle = im.get_oracle(name, **case.options)
+    theta, instance_data, batch, size = _draw_input(data.draw, case)
+    faulty = _faulty_instances(oracle, theta, instance_data, batch)
+
+    result = _outcome(oracle, theta, instance_data)
+    if result[0] == "error":
+        _judge_error(name, case, oracle, result[1], theta, instance_data, batch, size, faulty)
+    else:
+        z = result[1]
+        assert isinstance(z, np.ndarray) and z.dtype == theta.dtype, (type(z), getattr(z, "dtype", None))
+        _judge_solution(name, case, oracle, z, theta, instance_data, batch, size, faulty)
+
+    device = data.draw(st.sampled_from(DEVICES), label="torch device")
+    tensor = torch.from_numpy(theta).to(device)
+    tensor_data = {key: torch.from_numpy(value).to(device) for key, value in instance_data.items()}
+    tensor_result = _outcome(oracle, tensor, tensor_data)
+    if tensor_result[0] == "ok":
+        z = tensor_result[1]
+        assert isinstance(z, torch.Tensor) and z.dtype == tensor.dtype and z.device == tensor.device, z
+        assert not z.requires_grad
+    _same_outcome(result, tensor_result)
+
+
+# ---------------------------------------------------------------------- #
+# Regressions: bugs the property tests found, pinned with exact expectations
+# ---------------------------------------------------------------------- #
+def test_onehot_refuses_an_empty_event():
+    oracle = im.get_oracle("onehot")
+    for theta in (np.zeros((2, 0)), torch.zeros(2, 0), np.zeros((0, 0))):
+        with pytest.raises(im.InvalidInputError, match=r"expected event shape \(n,\) with n >= 1"):
+            oracle(theta)
+
+
+@pytest.mark.parametrize("backend", ["dp", "cpsat"])
+def test_knapsack_values_near_the_float64_maximum(backend):
+    # The DP summed 1.7e308 + 1.7e308 = inf, after which no item could improve
+    # the value: it returned two items of three; CP-SAT's scaling raised OverflowError.
+    z = im.get_oracle("knapsack", backend=backend)(np.full(3, 1.7e308), weights=np.ones(3), capacity=3.0)
+    np.testing.assert_array_equal(z, [1, 1, 1])
+
+
+@pytest.mark.parametrize("backend", ["dp", "cpsat"])
+def test_knapsack_subnormal_values(backend):
+    z = im.get_oracle("knapsack", backend=backend)(np.array([5e-324, 1e-320, 2e-323]), weights=np.ones(3),
+                                                   capacity=2.0)
+    np.testing.assert_array_equal(z, [0, 1, 1])
+
+
+@pytest.mark.parametrize("backend", ["cpsat", "mip", "cvxpy"])
+@pytest.mark.parametrize("theta, expected", [
+    ([1.7e308, 1.6e308, 1.0], [1, 1, 0]),  # CP-SAT: OverflowError; SCIP: "infinite objective"; HiGHS: no solution
+    ([3e30, -1e30, 2e30], [1, 0, 1]),
+    ([3e-300, 2e-300, 1e-300], [1, 1, 0]),  # SCIP and HiGHS took these for zero: [0, 0, 0] and [0, 0, 1]
+    ([3e-12, 2e-12, 1e-12], [1, 1, 0]),  # likewise, below their 1e-9 optimality tolerance
+    ([1e-320, 5e-324, -1e-321], [1, 1, 0]),  # subnormal: CP-SAT's 2.0**s overflowed
+])
+def test_ilp_objectives_across_the_float64_range(backend, theta, expected):
+    oracle = im.get_oracle("ilp", A_ub=[[1.0, 1.0, 1.0]], b_ub=[2.0], backend=backend)
+    np.testing.assert_array_equal(oracle(np.array(theta)), expected)
+
+
+def test_ilp_cpsat_rows_across_the_float64_range():
+    # A subnormal row was scaled by exp2(1074) = inf and silently dropped ([1, 1, 1] violates it).
+    z = im.get_oracle("ilp", A_ub=[[5e-324, 1e-323, 0.0]], b_ub=[1e-323])(np.array([1.0, 1.0, 1.0]))
+    np.testing.assert_array_equal(z, [0, 1, 1])
+    # A row near the float64 maximum overflowed its activity bound and was refused as unrepresentable.
+    z = im.get_oracle("ilp", A_ub=[[1.7e308, 1.7e308, 0.0]], b_ub=[1.7e308])(np.array([1.0, 2.0, 1.0]))
+    np.testing.assert_array_equal(z, [0, 1, 1])
+
+
+@pytest.mark.parametrize("backend", ["scipy", "networkx"])
+def test_shortest_path_costs_near_the_float64_maximum(backend):
+    # scipy's Dijkstra summed the path to inf and reported "no path" (InfeasibleError).
+    graph = nx.DiGraph([(0, 1), (0, 2), (1, 3), (2, 3)])
+    oracle = im.get_oracle("shortest_path", graph=graph, source=0, target=3, backend=backend)
+    np.testing.assert_array_equal(oracle(np.array([1.7e308, 1.7e308, 1.7e308, 1.6e308])), [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("backend", ["cpsat", "mip", "cvxpy"])
+def test_ilp_small_constraint_rows_are_respected(backend):
+    # SCIP and HiGHS have an absolute feasibility tolerance of about 1e-6: they
+    # returned [1, 1] (2e-7 > 1.5e-7) and the check let it through.
+    oracle = im.get_oracle("ilp", A_ub=[[1e-7, 1e-7]], b_ub=[1.5e-7], backend=backend)
+    np.testing.assert_array_equal(oracle(np.array([1.0, 2.0])), [0, 1])
