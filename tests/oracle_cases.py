@@ -36,8 +36,8 @@ class Case:
 
     ``sized(rng, batch_shape, size)`` makes a batch whose event size depends
     on ``size`` (0, 1, 2, ...) for oracles that read their event shape from
-    the input; sizes below ``min_size`` must be refused with
-    InvalidInputError. ``check(oracle, theta, data, z)`` asserts that every
+    the input; sizes below ``min_size`` (an int, or a function of the
+    oracle) must be refused with InvalidInputError. ``check(oracle, theta, data, z)`` asserts that every
     solution ``z[i]`` is feasible and optimal for ``theta[i]``, ``data[i]``.
     ``overflow(theta_i, data_i)`` is True for an instance on which the oracle
     documents an OracleError because its float64 arithmetic overflows.
@@ -50,7 +50,7 @@ class Case:
     data: Callable[[np.random.Generator, tuple], dict] = lambda rng, batch: {}
     check: Callable[..., None] | None = None
     sized: Callable[[np.random.Generator, tuple, int], tuple[np.ndarray, dict]] | None = None
-    min_size: int = 1
+    min_size: int | Callable[[Any], int] = 1
     overflow: Callable[[np.ndarray, dict], bool] | None = None
     data_scales: tuple[float, ...] = (1.0,)
 
@@ -98,6 +98,13 @@ def check_onehot(oracle, theta, data, z):
 
 
 def check_ranking(oracle, theta, data, z):
+    if getattr(oracle, "output", "ranks") == "permutation":  # P[i, j] = 1 iff item j is at position i
+        for i in range(theta.shape[0]):
+            n = theta.shape[1]
+            assert_binary(z[i], i)
+            assert (z[i].sum(0) == 1).all() and (z[i].sum(1) == 1).all(), f"instance {i}: not a permutation matrix"
+            assert (np.diff(theta[i][np.argmax(z[i], axis=1)]) <= 0).all(), f"instance {i}: not sorted descending"
+        return
     for i in range(theta.shape[0]):
         n = theta.shape[1]
         assert sorted(z[i].tolist()) == list(range(1, n + 1)), f"instance {i}: not a ranking: {z[i]}"
@@ -290,7 +297,8 @@ def _knapsack_values(rng, batch, n=7):
 
 CASES: dict[str, Case] = {
     "topk": Case(_scores(6), {"k": 2}, check=check_topk,
-                 sized=lambda rng, batch, size: (rng.normal(size=(*batch, size)), {}), min_size=2),
+                 sized=lambda rng, batch, size: (rng.normal(size=(*batch, size)), {}),
+                 min_size=lambda oracle: oracle.k),
     "onehot": Case(_scores(6), check=check_onehot,
                    sized=lambda rng, batch, size: (rng.normal(size=(*batch, size)), {})),
     "ranking": Case(_scores(6), check=check_ranking,

@@ -177,11 +177,11 @@ def scale_rows(a: np.ndarray, b: np.ndarray, magnitude: np.ndarray, *, equality:
     if rows == 0:
         return np.zeros(a.shape, dtype=np.int64), np.zeros(0, dtype=np.int64), None
     absolute = np.abs(a)
-    largest = absolute.max(axis=1)  # (r,)
+    largest = absolute.max(axis=1, initial=0.0)  # (r,); a program without variables has empty rows
     activity_room = _ACTIVITY_BITS - _log2_activity(absolute, magnitude)  # (r,)
     exact_room = np.floor(np.minimum(_EXACT_BITS - _log2(largest), activity_room))
     round_scale = np.floor(np.minimum(_ROUND_ROW_BITS - _log2(largest), activity_room))
-    need = fraction_bits(a).max(axis=1)
+    need = fraction_bits(a).max(axis=1, initial=0)
     if equality:
         need = np.maximum(need, fraction_bits(b))
     exact = need <= exact_room
