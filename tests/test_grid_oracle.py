@@ -5,6 +5,7 @@ validation, and the type contract."""
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import networkx as nx
 import numpy as np
@@ -422,6 +423,12 @@ def test_integer_and_non_contiguous_input():
     np.testing.assert_array_equal(
         get_oracle("shortest_path_grid", backend="torch")(torch.from_numpy(transposed)).numpy(), out
     )
+    read_only = maps.astype(float)
+    read_only.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. torch's warning about non-writable arrays
+        for backend in ("numba", "torch"):
+            np.testing.assert_array_equal(get_oracle("shortest_path_grid", backend=backend)(read_only), out)
 
 
 def test_registry_entry_flags_and_pickling():

@@ -102,11 +102,15 @@ class ShortestPathGrid(Oracle):
             negative costs.
         backend: ``"numba"`` (default) — a compiled Dijkstra that solves a
             whole chunk of maps per call and releases the GIL (so the
-            ``"threads"`` runner runs in parallel); or ``"torch"`` — a
-            batched min-plus (Bellman-Ford) relaxation that runs on the
-            tensor's own device (a GPU included) with no host copy; it wins
-            on large batches, while single maps belong to Dijkstra. Numpy
-            input on the torch backend is solved with torch on the CPU.
+            ``"threads"`` runner runs in parallel); integer and float32
+            costs are cast to float64 once. Or ``"torch"`` — a batched
+            min-plus (Bellman-Ford) relaxation over the whole batch that runs
+            on the tensor's own device, a GPU included, with no host copy
+            (``device_native``). It is meant for batches that live on a GPU;
+            on the CPU the numba backend is several times faster (see
+            ``benchmarks/grid_oracle.py``), and one map at a time always
+            belongs to Dijkstra. Numpy input on the torch backend is solved
+            with torch on the CPU.
         compute_dtype: the torch backend's arithmetic, ``"float64"``
             (default: the same answers as the numba backend, bit for bit) or
             ``"float32"`` (faster on GPUs; near-ties may then be broken
@@ -183,21 +187,15 @@ class ShortestPathGrid(Oracle):
         return None
 
     def check_values(self, theta, data):
-        if self.negative == "clamp":
+        if self.negative == "clamp" or not bool(theta.min() < 0):  # one reduction in the common case
             return
         n = theta.shape[0]
         if _tensors.is_tensor(theta):
-            negative = (theta.reshape(n, -1) < 0).any(dim=1)  # (n,)
-            if not bool(negative.any()):
-                return
-            negative = negative.cpu().numpy()
-            values = lambda i: theta[i].detach().cpu().numpy()  # noqa: E731
+            negative = (theta.reshape(n, -1) < 0).any(dim=1).cpu().numpy()  # (n,)
+            first = theta[int(np.flatnonzero(negative)[0])].detach().cpu().numpy()
         else:
             negative = (theta.reshape(n, -1) < 0).any(axis=1)  # (n,)
-            if not negative.any():
-                return
-            values = lambda i: np.asarray(theta[i])  # noqa: E731
-        first = values(int(np.flatnonzero(negative)[0]))
+            first = np.asarray(theta[int(np.flatnonzero(negative)[0])])
         count = int((first < 0).sum())
         self.first_bad(
             negative,
@@ -213,16 +211,18 @@ class ShortestPathGrid(Oracle):
         if self.backend == "torch":
             import torch
 
-            costs = torch.from_numpy(np.ascontiguousarray(theta))
-            # A copy that owns its memory: no tensor may outlive this call, or a
-            # worker thread could free it while the interpreter shuts down
-            # (releasing the GIL there aborts the process).
-            return self._solve_with_torch(costs, offset=0).numpy().copy()
+            costs = torch.from_numpy(np.array(theta, dtype=self.compute_dtype))  # (m, k, k), our own copy
+            # Return an array that owns its memory: no tensor may outlive this
+            # call, or a worker thread could free it while the interpreter shuts
+            # down (releasing the GIL there aborts the process).
+            return self._solve_with_torch(costs, device_path=False, owned=True).numpy().copy()
         kernel = _numba_kernel()
         rows, cols = _OFFSET_ARRAYS[self.neighbourhood]
         costs = np.ascontiguousarray(theta, dtype=np.float64)  # (m, k, k); no copy when already so
         if self.negative == "clamp" and (costs < 0).any():
             costs = np.maximum(costs, 0.0)
+        elif not costs.flags.writeable:  # a read-only array would compile a second kernel
+            costs = costs.copy()
         out = np.zeros(costs.shape, dtype=np.float64)
         failed = kernel(costs, rows, cols, out)
         if failed >= 0:
@@ -230,25 +230,24 @@ class ShortestPathGrid(Oracle):
         return out
 
     def solve_torch(self, theta):
-        return self._solve_with_torch(theta, offset=None)
+        return self._solve_with_torch(theta, device_path=True, owned=False)
 
-    def _solve_with_torch(self, theta, *, offset):
+    def _solve_with_torch(self, theta, *, device_path: bool, owned: bool):
         torch = _tensors.torch_module()
-        dtype = getattr(torch, self.compute_dtype)
-        costs = theta.to(dtype=dtype, copy=True)  # (n, k, k); a copy, never the caller's tensor
+        costs = theta.to(dtype=getattr(torch, self.compute_dtype), copy=not owned)  # (n, k, k), never the caller's
         if self.negative == "clamp":
             costs.clamp_(min=0)
         out, failed = _solve_torch_grid(costs, _OFFSETS[self.neighbourhood], self.check_every)
-        if failed >= 0:
-            if offset is None:  # device path: no runner adds the index, so name it here
-                index = self._batch_index(failed)
-                raise OracleError(
-                    f"oracle {self.name!r} failed on batch index {index}: {_overflow_message()}",
-                    oracle=self.name,
-                    index=index,
-                )
-            raise OracleError(_overflow_message(), index=failed)
-        return out
+        if failed < 0:
+            return out
+        if device_path:  # no runner adds the oracle and the index to the message: do it here
+            index = self._batch_index(failed)
+            raise OracleError(
+                f"oracle {self.name!r} failed on batch index {index}: {_overflow_message()}",
+                oracle=self.name,
+                index=index,
+            )
+        raise OracleError(_overflow_message(), index=failed)
 
     def __repr__(self):
         options = f"neighbourhood={self.neighbourhood}, backend={self.backend!r}"
@@ -274,23 +273,26 @@ def _numba_kernel():
 def _solve_torch_grid(costs, offsets, check_every: int):
     """Batched shortest paths with torch ops on ``costs``'s device.
 
-    ``costs``: ``(n, k, k)`` non-negative, finite, float. Returns the path
-    indicators ``(n, k, k)`` in ``costs``' dtype and the index of the first
-    instance whose path cost overflowed (-1 when none; the indicators are
-    then ``None``).
+    ``costs``: ``(n, k, k)`` non-negative, finite, float. Returns
+    ``(indicators, -1)`` with the path indicators ``(n, k, k)`` in ``costs``'
+    dtype, or ``(None, i)`` when the path cost of instance ``i`` (the first
+    such) overflowed.
 
-    1. ``D <- min(D, fl(min_u D[u] + w))`` until nothing changes. By
-       monotonicity ``min_u fl(D[u] + w) = fl(min_u D[u] + w)``, so the
-       neighbourhood minimum comes first (separably, for the 8-neighbourhood),
-       from shifted views of ``D`` padded with ``+inf``.
+    1. ``D <- min(D, fl(min_u D[u] + w))`` until nothing changes (Jacobi
+       sweeps). By monotonicity ``min_u fl(D[u] + w) = fl(min_u D[u] + w)``,
+       so the neighbourhood minimum comes first — separably over the 3x3
+       block for the 8-neighbourhood (the centre does no harm:
+       ``fl(D[v] + w[v]) >= D[v]``) — from shifted views of ``D`` padded with
+       ``+inf``.
     2. The tight edges ``fl(D[u] + w[v]) == D[v]``, one mask per direction.
        A cell with one tight predecessor has ``H[v] = H[u] + 1`` and that
        predecessor is its choice whatever ``H`` is, so ``H`` is relaxed (over
        tight edges, in place, direction by direction) only for the instances
        where some cell has two or more — ties, e.g. integer costs or zero
        plateaus; perturbed real-valued costs rarely have any.
-    3. Each cell's predecessor by the tie rule; the path is followed from the
-       target by pointer jumps until every instance is at the source.
+    3. Each cell's predecessor by the tie rule; the parent pointers are
+       followed from the target, a step per instance at a time, until every
+       instance is at the source.
     """
     torch = _tensors.torch_module()
     n, k = costs.shape[0], costs.shape[-1]
