@@ -144,7 +144,7 @@ class ShortestPathGrid(Oracle):
     event_ndim = 2
     nonnegative = True
     event_doc = "(k, k)"
-    backend = "numba/torch"
+    backend = "numba|torch"
     dependencies = ("numba",)
 
     def __init__(
