@@ -35,7 +35,13 @@ from .runners import ExecutorRunner, ProcessRunner, Runner, SerialRunner, Thread
 __version__ = "0.1.0"
 
 # name -> module that defines it; imported lazily (PEP 562).
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    # data and models for the Warcraft shortest-path experiments
+    "WarcraftCNN": "imle_solvers.models",
+    "WarcraftDataset": "imle_solvers.datasets.torch_dataset",
+    "load_synthetic_warcraft": "imle_solvers.datasets.warcraft",
+    "load_warcraft": "imle_solvers.datasets.warcraft",
+}
 
 __all__ = [
     "__version__",

@@ -7,6 +7,7 @@ import heapq
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -187,6 +188,8 @@ def _assert_is_simple_path(path: np.ndarray):
 @pytest.mark.parametrize("k", [2, 5, 12])
 def test_labels_are_optimal_paths_per_networkx(k):
     data = generate_synthetic_warcraft(25, k=k, seed=11)
+    # the labeller applied to the stored float32 costs reproduces the labels
+    np.testing.assert_array_equal(grid_shortest_paths(data.costs), data.paths)
     for costs, path in zip(data.costs, data.paths):
         _assert_is_simple_path(path)
         assert path_cost(path, costs) == pytest.approx(_networkx_optimal_cost(costs), rel=1e-9)
@@ -231,9 +234,7 @@ def _lexicographic_dijkstra(costs: np.ndarray) -> np.ndarray:
     return path
 
 
-@pytest.mark.parametrize(
-    "values", [[1.0, 2.0], [0.0, 1.0], [0.8, 1.2, 5.3, 7.7, 9.2], [8, 12, 53, 77, 92]], ids=str
-)
+@pytest.mark.parametrize("values", [[1.0, 2.0], [0.0, 1.0], [0.8, 1.2, 5.3, 7.7, 9.2], [8, 12, 53, 77, 92]], ids=str)
 def test_tie_rule_matches_a_heap_dijkstra(rng, values):
     """Few distinct costs make many ties: cost, then cells, then the
     neighbour order must all agree with the reference."""
@@ -364,7 +365,10 @@ def test_loader_errors(tmp_path):
     hwc = data.images.transpose(0, 2, 3, 1)
     cases = {
         "channels": (dict(images=data.images), r"train_maps\.npy: expected RGB images of shape \(N, H, W, 3\)"),
-        "dtype": (dict(images=hwc.astype(np.float32)), r"train_maps\.npy: expected dtype uint8, but found dtype float32"),
+        "dtype": (
+            dict(images=hwc.astype(np.float32)),
+            r"train_maps\.npy: expected dtype uint8, but found dtype float32",
+        ),
         "count": (dict(images=hwc[:1]), r"expected N = 2 images.*found shape \(1, 32, 32, 3\)"),
         "paths": (dict(paths=data.paths[:, :3, :3]), r"train_shortest_paths\.npy: expected shape \(2, 4, 4\)"),
         "costs": (dict(costs=np.ones((2, 4, 5))), r"train_vertex_weights\.npy: expected costs of shape \(N, k, k\)"),
@@ -443,4 +447,12 @@ def test_dataset_wrapper(maps12):
 
 def test_datasets_import_without_torch():
     code = "import sys, imle_solvers.datasets; assert 'torch' not in sys.modules, 'torch imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_top_level_names():
+    import imle_solvers
+
+    assert imle_solvers.load_synthetic_warcraft is load_synthetic_warcraft
+    assert imle_solvers.load_warcraft is load_warcraft
+    assert {"WarcraftCNN", "WarcraftDataset"} <= set(imle_solvers.__all__)

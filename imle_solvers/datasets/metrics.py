@@ -34,7 +34,9 @@ def _host(array) -> np.ndarray:
 def _pair(name: str, first, second) -> tuple[np.ndarray, np.ndarray]:
     first, second = _host(first), _host(second)
     if first.shape != second.shape or first.ndim < 2:
-        raise InvalidInputError(f"{name}: expected two arrays of the same shape (..., k, k), but found {first.shape} and {second.shape}")
+        raise InvalidInputError(
+            f"{name}: expected two arrays of the same shape (..., k, k), but found {first.shape} and {second.shape}"
+        )
     return first, second
 
 
