@@ -71,7 +71,8 @@ def main(argv=None):
         ours = best_of(args.repeats, lambda sample=sample: grid_shortest_paths(sample)) / len(sample)
         theirs = best_of(1, lambda sample=sample: networkx_paths(sample[:50])) / 50
         print(
-            f"labels k={size}: {ours * 1e6:.0f} us/map batched numpy, {theirs * 1e6:.0f} us/map networkx: {theirs / ours:.1f}x"
+            f"labels k={size}: {ours * 1e6:.0f} us/map batched numpy, "
+            f"{theirs * 1e6:.0f} us/map networkx: {theirs / ours:.1f}x"
         )
 
     if args.skip_model:
