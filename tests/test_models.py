@@ -52,8 +52,8 @@ def test_parameter_count(width, num_blocks):
     model = WarcraftCNN(k=12, width=width, num_blocks=num_blocks)
     count = sum(p.numel() for p in model.parameters())
     assert count == _expected_parameter_count(width, num_blocks)
-    # The default model (width 32) has 41,921 parameters; ResNet18 has 11.7 million.
-    assert _expected_parameter_count(32, 2) == 41_921
+    # The default model (width 16) has 11,745 parameters; ResNet18 has 11.7 million.
+    assert sum(p.numel() for p in WarcraftCNN().parameters()) == _expected_parameter_count(16, 2) == 11_745
 
 
 def test_uint8_and_float_images_agree():
