@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 
 from imle_solvers.datasets import cost_optimal, exact_match, grid_shortest_paths, load_synthetic_warcraft
