@@ -408,11 +408,10 @@ def default_cache_dir() -> Path:
     else ``$XDG_CACHE_HOME/imle_solvers`` (``~/.cache/imle_solvers``).
 
     Example:
-        >>> import os
-        >>> os.environ["IMLE_SOLVERS_CACHE"] = "/tmp/my-cache"
-        >>> str(default_cache_dir())
+        >>> from unittest import mock
+        >>> with mock.patch.dict("os.environ", {"IMLE_SOLVERS_CACHE": "/tmp/my-cache"}):
+        ...     str(default_cache_dir())
         '/tmp/my-cache'
-        >>> del os.environ["IMLE_SOLVERS_CACHE"]
     """
     explicit = os.environ.get("IMLE_SOLVERS_CACHE")
     if explicit:
