@@ -64,12 +64,12 @@ class WarcraftCNN(nn.Module):
     the costs positive (as Dijkstra needs) with a gradient everywhere; it
     underflows to 0 only below about -88 in float32.
 
-    The original uses 64 channels (157,569 parameters here, about 10x slower
+    The original uses 64 channels (157,569 parameters here, about 6x slower
     per step); the default ``width=16`` (11,745 parameters) takes about
     25 ms for a forward + backward + Adam step on 32 images of 96 x 96 on two
     CPU cores, and reaches 90% cost-optimal paths on held-out synthetic
     12 x 12 maps within 3,000 such steps when trained from paths alone with
-    a perturbation-based estimator (see ``benchmarks/warcraft_data.py``).
+    a perturbation-based estimator (``benchmarks/warcraft_learnability.py``).
 
     Args:
         k: the grid side of the output; ``None`` reads it from the image as
