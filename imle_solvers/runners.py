@@ -38,21 +38,37 @@ the first call of an oracle ``t`` is unknown: the runner solves chunks of 1,
 ``2 * overhead`` — a cheap batch is finished by then, an expensive one has
 told what an instance costs — and hands the rest to the pool if the rule
 says so. At most about two round trips are lost to the probe. Pass
-``adaptive=False`` to a runner class to always use the pool.
+``adaptive=False`` to a runner class to always use the pool — a single
+chunk, a single instance and a one-worker pool included, so that a solver
+that may crash never runs in the caller's process.
 
 Failures
 --------
 * a solver exception on instance ``i`` → :class:`OracleError` (or the
   solver's own subclass, e.g. :class:`InfeasibleError`) naming the oracle and
-  ``i``, with the original exception chained as ``__cause__``;
-* a worker process that dies → :class:`WorkerCrashedError`; the pool is
-  discarded and the next call starts a fresh one;
+  ``i``, with the original exception chained as ``__cause__`` (from a worker
+  process: the unpickled exception with the worker's traceback as a note;
+  one that cannot be pickled travels as a ``RuntimeError`` with its text); a
+  solver that returns the wrong shape → :class:`OracleError` likewise;
+* a worker process that dies (killed, out of memory, segfault, ``os._exit``)
+  → :class:`WorkerCrashedError`; the pool is discarded and the next call
+  starts a fresh one. A worker that died while the pool was idle costs
+  nothing: the pool is replaced before the call is submitted. On the serial
+  and thread runners such a crash takes the caller's process with it — use
+  processes (or Dask) for solvers that may crash;
 * a call past ``timeout`` seconds → :class:`OracleTimeoutError`. Worker
   processes are killed (and replaced on the next call). Threads cannot be
   killed in Python: on the serial and thread runners the caller gets the
-  error at the deadline while a solver that never returns keeps its thread
-  busy in the background. A user-supplied executor's tasks are cancelled
-  where the executor allows it.
+  error at the deadline while a solver that never returns keeps its (daemon)
+  thread busy in the background. A user-supplied executor's tasks are
+  cancelled where the executor allows it; on Dask the workers still running
+  the call's chunks are restarted (see :class:`ExecutorRunner`, which also
+  describes how Dask reruns the tasks of a worker that died);
+* a task the executor cancelled on its own (a Dask cluster restart) →
+  :class:`WorkerCrashedError`.
+
+No failure leaves a result silently missing: a call returns every solution
+or raises. docs/failure_modes.md lists every error with its causes.
 """
 
 from __future__ import annotations
@@ -67,12 +83,21 @@ import queue
 import threading
 import time
 import traceback
+import uuid
+import warnings
 import weakref
 from typing import Any
 
 import numpy as np
 
-from .errors import ImleSolversError, InvalidInputError, OracleError, OracleTimeoutError, WorkerCrashedError
+from .errors import (
+    ImleSolversError,
+    ImleSolversWarning,
+    InvalidInputError,
+    OracleError,
+    OracleTimeoutError,
+    WorkerCrashedError,
+)
 from .oracles.base import InstanceFailure
 
 __all__ = [
@@ -131,9 +156,13 @@ def _load_oracle(token: str, payload: bytes):
     return oracle
 
 
-def _solve_chunk(oracle, theta: np.ndarray, data: dict[str, np.ndarray], budget: float | None):
+def _solve_chunk(oracle, theta: np.ndarray, data: dict[str, np.ndarray], budget: float | None,
+                 portable: bool = True):
     """Solve one chunk; never raises. Returns ``("ok", solutions, seconds)``
-    or ``("error", local_index, exception, traceback_text, seconds)``."""
+    or ``("error", local_index, exception, traceback_text, seconds)``. With
+    ``portable`` (the result crosses a process boundary) an exception that
+    cannot be pickled travels as a RuntimeError with its text; in-process
+    callers get the exception itself."""
     start = time.perf_counter()
     try:
         solutions = oracle.solve_chunk(theta, **data)
@@ -150,11 +179,12 @@ def _solve_chunk(oracle, theta: np.ndarray, data: dict[str, np.ndarray], budget:
             error = error.__cause__ if error.__cause__ is not None else error
         elif isinstance(error, OracleError):
             index = error.index
-        try:
-            pickle.dumps(error)
-            carried = error
-        except Exception:  # noqa: BLE001 - unpicklable exceptions travel as text
-            carried = RuntimeError(f"{type(error).__name__}: {error}")
+        carried = error
+        if portable:
+            try:
+                pickle.dumps(error)
+            except Exception:  # noqa: BLE001 - unpicklable exceptions travel as text
+                carried = RuntimeError(f"{type(error).__name__}: {error}")
         return ("error", index, carried, text, time.perf_counter() - start)
 
 
@@ -298,12 +328,12 @@ class SerialRunner(Runner):
 
     def map_chunks(self, oracle, chunks, timeout):
         if timeout is None:
-            return [_solve_chunk(oracle, theta, data, None) for theta, data in chunks]
+            return [_solve_chunk(oracle, theta, data, None, False) for theta, data in chunks]
         with self._lock:
             if self._helper is None:
                 self._helper = _DaemonThreadPool(1, "imle-serial")
             helper = self._helper
-        future = helper.submit(lambda: [_solve_chunk(oracle, theta, data, timeout) for theta, data in chunks])
+        future = helper.submit(lambda: [_solve_chunk(oracle, theta, data, timeout, False) for theta, data in chunks])
         try:
             return future.result(timeout=timeout)
         except cf.TimeoutError:
@@ -356,28 +386,52 @@ class _PoolRunner(Runner):
     def _payload(self, oracle):
         return oracle
 
+    def _submit(self, executor: cf.Executor, target, theta: np.ndarray, data: dict, timeout: float | None):
+        return executor.submit(_solve_chunk, target, theta, data, timeout, not self.in_process)
+
+    def _release_hung(self, oracle, pending: set) -> None:
+        """Called on a timeout, before the unfinished chunks are cancelled."""
+
+    # Whether a pool found broken before anything was submitted may be
+    # replaced at once (the runner owns it, and no work was lost).
+    _replaceable = True
+
+    def _submit_all(self, oracle, target, chunks, timeout):
+        for attempt in (1, 2):
+            executor = self._executor()
+            try:
+                return executor, [self._submit(executor, target, theta, data, timeout) for theta, data in chunks]
+            except (cf.BrokenExecutor, RuntimeError) as error:
+                if isinstance(error, RuntimeError) and not isinstance(error, cf.BrokenExecutor) \
+                        and "shutdown" not in str(error):
+                    raise
+                self._discard(executor, kill=True)
+                # A worker died while the pool was idle (the OOM killer, say): nothing was
+                # lost, so a pool of our own is replaced once instead of failing this call.
+                if attempt == 1 and self._replaceable and isinstance(error, cf.BrokenExecutor):
+                    continue
+                raise WorkerCrashedError(
+                    f"oracle {oracle.name!r}: the {self.kind} pool is not usable ({error}); it was discarded "
+                    "and the next call starts a fresh one"
+                ) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def map_chunks(self, oracle, chunks, timeout):
-        executor = self._executor()
         target = self._payload(oracle)
         started = time.perf_counter()
-        try:
-            futures = [executor.submit(_solve_chunk, target, theta, data, timeout) for theta, data in chunks]
-        except (cf.BrokenExecutor, RuntimeError) as error:
-            self._discard(executor, kill=True)
-            if isinstance(error, RuntimeError) and "shutdown" not in str(error):
-                raise
-            raise WorkerCrashedError(
-                f"oracle {oracle.name!r}: the {self.kind} pool is not usable ({error}); it was discarded "
-                "and the next call starts a fresh one"
-            ) from error
+        executor, futures = self._submit_all(oracle, target, chunks, timeout)
         done, pending = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_EXCEPTION)
         failed = [f for f in futures if f in done and not f.cancelled() and f.exception() is not None]
-        if failed or pending:
+        cancelled = [f for f in futures if f in done and f.cancelled()]
+        if failed or pending or cancelled:
+            if pending and not failed:
+                self._release_hung(oracle, pending)
             for future in futures:
                 future.cancel()
             self._discard(executor, kill=True)
         if failed:
             error = failed[0].exception()
+            del futures, done, pending, failed  # a retry must not find these tasks alive
             if _is_crash(error):
                 raise WorkerCrashedError(
                     f"oracle {oracle.name!r}: a worker of the {self.kind} pool died while solving "
@@ -391,6 +445,11 @@ class _PoolRunner(Runner):
             ) from error
         if pending:
             raise _timeout_error(oracle)
+        if cancelled:  # not by us: the executor dropped the task (a cluster restart, say)
+            raise WorkerCrashedError(
+                f"oracle {oracle.name!r}: the executor of the {self.kind} runner cancelled a chunk before it "
+                "finished (was the cluster restarted or shut down?); no result was returned for this call"
+            )
         results = [future.result() for future in futures]
         elapsed = time.perf_counter() - started
         busiest = max((r[-1] for r in results), default=0.0)
@@ -532,18 +591,66 @@ class ProcessRunner(_PoolRunner):
 class ExecutorRunner(_PoolRunner):
     """Any :class:`concurrent.futures.Executor` — e.g. Dask's
     ``client.get_executor()``. The executor is the user's: it is never shut
-    down here, and a timeout only cancels the tasks it has not started."""
+    down here, and a timeout cancels the tasks it has not started.
+
+    With a Dask executor (``distributed.Client.get_executor()``):
+
+    * every chunk is submitted under a key of its own, so a call that is
+      retried after a failure or a timeout runs afresh (Dask would
+      otherwise hand back the earlier, failed or hung, task with the same
+      arguments);
+    * a worker that dies mid-task (killed, out of memory, segfault): the
+      scheduler reruns its task on another worker, and the worker's nanny
+      starts a new one. A one-off crash is therefore invisible; a crash that
+      recurs on every worker ends, after
+      ``distributed.scheduler.allowed-failures`` reruns (default 3), in
+      Dask's ``KilledWorker``, raised as :class:`WorkerCrashedError`;
+    * a timeout: Dask cannot stop a running task, and a solver that never
+      returns would hold its worker's thread for good. With
+      ``restart_hung_workers=True`` (default) the worker processes still
+      running this call's chunks are killed at the deadline and their
+      nannies start fresh ones (other tasks on those workers are rerun by
+      Dask), then :class:`OracleTimeoutError` is raised. Workers without a
+      nanny are left alone, with an :class:`ImleSolversWarning`.
+
+    Args:
+        executor: the executor.
+        workers: how many chunks a batch is split into (default: the
+            executor's worker count; the total threads of a Dask cluster).
+        adaptive: run cheap batches in the calling thread (see the module docs).
+        restart_hung_workers: see above (Dask only).
+    """
 
     kind = "executor"
     in_process = False
     _default_overhead = 1e-2
+    _replaceable = False  # not ours: a broken executor is reported, never replaced
 
-    def __init__(self, executor: cf.Executor, *, workers: int | None = None, adaptive: bool = True):
+    def __init__(self, executor: cf.Executor, *, workers: int | None = None, adaptive: bool = True,
+                 restart_hung_workers: bool = True):
         if not isinstance(executor, cf.Executor):
             raise InvalidInputError(f"expected a concurrent.futures.Executor, but found {type(executor).__name__}")
+        self._client = _dask_client(executor)
+        self._pinned = workers is not None
+        self._counted = time.monotonic()
         super().__init__(workers or _executor_workers(executor), adaptive)
         self.executor = executor
         self.in_process = isinstance(executor, cf.ThreadPoolExecutor)
+        self.restart_hung_workers = bool(restart_hung_workers)
+
+    @property
+    def workers(self) -> int:
+        """Chunks per batch: the ``workers`` given, else the executor's worker
+        count — for Dask the cluster's threads, re-read every 10 s (clusters
+        scale, and a worker may be restarting when the runner is made)."""
+        if not self._pinned and self._client is not None and time.monotonic() - self._counted > 10.0:
+            self._counted = time.monotonic()
+            self._workers = _executor_workers(self.executor)
+        return self._workers
+
+    @workers.setter
+    def workers(self, value: int) -> None:
+        self._workers = value
 
     def _executor(self):
         return self.executor
@@ -551,11 +658,64 @@ class ExecutorRunner(_PoolRunner):
     def _payload(self, oracle):
         return oracle if self.in_process else _handle(oracle)
 
+    def _submit(self, executor, target, theta, data, timeout):
+        if self._client is None:
+            return super()._submit(executor, target, theta, data, timeout)
+        key = f"imle-solve-chunk-{uuid.uuid4().hex}"  # Dask's submit keyword, not the solver's
+        future = executor.submit(_solve_chunk, target, theta, data, timeout, key=key)
+        future.imle_key = key
+        return future
+
+    def _release_hung(self, oracle, pending):
+        client = self._client
+        if client is None or not self.restart_hung_workers:
+            return
+        keys = [key for key in (getattr(future, "imle_key", None) for future in pending) if key is not None]
+        workers: list[str] = []
+        try:
+            workers = sorted(client.call_stack(keys=keys))  # the workers executing these keys now
+            import distributed
+
+            # Cancel first (and wait for the scheduler), so that the kill does not make it rerun them.
+            client.cancel([distributed.Future(key, client) for key in keys], force=True)
+            if not workers:
+                return
+            info = client.scheduler_info().get("workers", {})
+            unmanaged = [w for w in workers if not info.get(w, {}).get("nanny")]
+            managed = [w for w in workers if w not in unmanaged]
+            if managed:
+                client.run(_exit_worker_soon, workers=managed, wait=False)
+            if unmanaged:
+                raise RuntimeError(f"workers {unmanaged} have no nanny to restart them")
+        except Exception as error:  # noqa: BLE001 - the timeout is still reported; this is a warning
+            warnings.warn(
+                f"oracle {oracle.name!r}: could not restart the Dask workers running timed-out chunks "
+                f"({workers}): {type(error).__name__}: {error}. A solver that never returns keeps its "
+                "worker's thread busy.",
+                ImleSolversWarning,
+                stacklevel=5,
+            )
+
     def _discard(self, executor, *, kill):
         pass  # not ours to shut down
 
     def __repr__(self):
         return f"ExecutorRunner({type(self.executor).__name__}, workers={self.workers})"
+
+
+async def _exit_worker_soon() -> None:
+    """Run on a Dask worker's event loop (its task threads may be busy): end
+    the worker process at once; its nanny starts a fresh one."""
+    import asyncio
+
+    asyncio.get_running_loop().call_later(0.01, os._exit, 1)
+
+
+def _dask_client(executor: cf.Executor):
+    """The ``distributed.Client`` behind a Dask ``ClientExecutor``, else ``None``."""
+    if type(executor).__module__.split(".")[0] != "distributed":
+        return None
+    return getattr(executor, "_client", None)
 
 
 def _executor_workers(executor: cf.Executor) -> int:
@@ -668,12 +828,17 @@ def _split(n: int, parts: int) -> list[slice]:
 
 
 def plan_chunks(oracle, runner: Runner, n: int) -> int:
-    """How many chunks a batch of ``n`` instances is split into (1 = run in
-    the calling thread). See the module docstring for the rule."""
-    if n <= 1 or runner.workers <= 1 or isinstance(runner, SerialRunner):
+    """How many chunks a batch of ``n`` instances is split into. An adaptive
+    runner runs a single chunk in the calling thread; a runner with
+    ``adaptive=False`` always uses its pool, a single chunk included (the
+    isolation of worker processes is what a caller with a crash-prone
+    solver asked for). See the module docstring for the rule."""
+    if isinstance(runner, SerialRunner):
         return 1
     if not runner.adaptive:
-        return min(n, runner.workers)
+        return max(1, min(n, runner.workers))
+    if n <= 1 or runner.workers <= 1:
+        return 1
     t = _stats(oracle).seconds_per_instance
     if t is None:
         return min(n, runner.workers)
@@ -715,7 +880,8 @@ def execute(oracle, theta: np.ndarray, data: dict[str, np.ndarray], *, batch_sha
     rest = n - start
     if rest:
         parts = plan_chunks(oracle, runner, rest)
-        active = runner if parts > 1 else resolve_runner("serial")
+        pooled = parts > 1 or not (runner.adaptive or isinstance(runner, SerialRunner))
+        active = runner if pooled else resolve_runner("serial")
         remaining = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
         slices = _split(rest, parts)
         chunks = [
@@ -725,7 +891,7 @@ def execute(oracle, theta: np.ndarray, data: dict[str, np.ndarray], *, batch_sha
         results = active.map_chunks(oracle, chunks, remaining)
         for s, result in zip(slices, results):
             pieces.append(_unwrap(oracle, result, start + s.start, batch_shape, format_index))
-        if parts > 1:
+        if pooled:
             stats.update(sum(r[-1] for r in results), rest)
         else:
             stats.update(results[0][-1], rest)

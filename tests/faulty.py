@@ -1,14 +1,19 @@
 """Solver functions that misbehave on purpose, for fault-injection tests.
 
 Each behaves like a sign oracle (``z = 1[theta > 0]``) except on the
-instance whose first entry equals its trigger value.
+instance whose first entry equals its trigger value. ``kills``, ``exits``
+and ``segfaults`` end the process they run in: use them only on runners
+with worker processes.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -16,6 +21,9 @@ RAISE_TRIGGER = 42.0
 KILL_TRIGGER = 7.0
 HANG_TRIGGER = 5.0
 SHAPE_TRIGGER = 3.0
+EXIT_TRIGGER = 11.0
+SEGFAULT_TRIGGER = 13.0
+UNPICKLABLE_TRIGGER = 17.0
 
 
 def sign(theta: np.ndarray) -> np.ndarray:
@@ -34,6 +42,49 @@ def kills(theta):
     return sign(theta)
 
 
+def exits(theta):
+    if theta[0] == EXIT_TRIGGER:
+        os._exit(3)  # no cleanup, no exception: the process is simply gone
+    return sign(theta)
+
+
+def segfaults(theta):
+    if theta[0] == SEGFAULT_TRIGGER:
+        ctypes.string_at(0)  # reads address 0: SIGSEGV, a real crash in C
+    return sign(theta)
+
+
+class UnpicklableError(RuntimeError):
+    """An exception that cannot cross a process boundary (it holds a lock)."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+def raises_unpicklable(theta):
+    if theta[0] == UNPICKLABLE_TRIGGER:
+        raise UnpicklableError("injected failure that cannot be pickled")
+    return sign(theta)
+
+
+def kills_once(theta, *, marker):
+    """SIGKILL on the trigger the first time only (``marker`` is a file path
+    that records it): a transient crash such as an OOM kill."""
+    if theta[0] == KILL_TRIGGER and not Path(marker).exists():
+        Path(marker).touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return sign(theta)
+
+
+def hangs_once(theta, *, marker):
+    """Hangs on the trigger the first time only (``marker`` as above)."""
+    if theta[0] == HANG_TRIGGER and not Path(marker).exists():
+        Path(marker).touch()
+        time.sleep(60)
+    return sign(theta)
+
+
 def hangs(theta):
     if theta[0] == HANG_TRIGGER:
         time.sleep(60)
@@ -47,7 +98,7 @@ def wrong_shape(theta):
 
 
 def slow_sign(theta):
-    time.sleep(0.002)
+    time.sleep(0.01)  # well above a pool's round trip, even on a loaded machine
     return sign(theta)
 
 

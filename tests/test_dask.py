@@ -1,4 +1,5 @@
-"""Oracles on a Dask cluster through client.get_executor()."""
+"""Oracles on a Dask cluster through client.get_executor(). Faults on Dask
+(errors, killed workers, timeouts) are in tests/test_faults.py."""
 
 import numpy as np
 import pytest
@@ -29,12 +30,3 @@ def test_dask_executor_matches_serial(client, rng):
         np.testing.assert_array_equal(oracle.configure(runner=runner)(theta), expected)
     # get_oracle accepts the executor directly
     np.testing.assert_array_equal(im.get_oracle("onehot", runner=executor)(theta), im.get_oracle("onehot")(theta))
-
-
-def test_dask_solver_error_names_the_index(client, rng):
-    theta = rng.normal(size=(10, 4))
-    theta[6, 0] = faulty.RAISE_TRIGGER
-    oracle = FunctionOracle(faulty.raises, name="raiser").configure(runner=im.ExecutorRunner(client.get_executor(), adaptive=False))
-    with pytest.raises(im.OracleError, match=r"batch index \(6,\)") as info:
-        oracle(theta)
-    assert isinstance(info.value.__cause__, ZeroDivisionError)

@@ -1,7 +1,7 @@
-"""Runners: same results everywhere, errors with indices, crashes, timeouts."""
+"""Runners: same results everywhere, chunking, resolution, adaptive dispatch, worker
+settings. Faults (errors, crashes, timeouts) are in tests/test_faults.py."""
 
 import concurrent.futures as cf
-import time
 
 import numpy as np
 import pytest
@@ -57,19 +57,6 @@ def test_process_runner_results_in_order(process_runner, rng):
     assert len(process_runner.worker_pids()) == 2
 
 
-@pytest.mark.parametrize("kind", ["serial", "threads", "processes"])
-def test_solver_exception_names_oracle_and_index(kind, rng):
-    theta = _theta(rng, 20).reshape(4, 5, 6)
-    theta[2, 3, 0] = faulty.RAISE_TRIGGER
-    oracle = FunctionOracle(faulty.raises, name="raiser").configure(runner=RUNNERS[kind]())
-    with pytest.raises(im.OracleError) as info:
-        oracle(theta)
-    error = info.value
-    assert error.index == (2, 3) and error.oracle == "raiser"
-    assert "oracle 'raiser' failed on batch index (2, 3): ZeroDivisionError: injected failure" in str(error)
-    assert isinstance(error.__cause__, ZeroDivisionError)
-
-
 def test_custom_oracle_from_a_local_scope_runs_in_processes(process_runner, rng):
     offset = 0.5  # a closure: only picklable by value
 
@@ -79,38 +66,6 @@ def test_custom_oracle_from_a_local_scope_runs_in_processes(process_runner, rng)
     oracle = FunctionOracle(shifted_sign, name="local").configure(runner=process_runner)
     theta = _theta(rng)
     np.testing.assert_array_equal(oracle(theta), (theta > offset).astype(float))
-
-
-def test_worker_sigkill_raises_and_next_call_uses_a_fresh_pool(rng):
-    runner = im.ProcessRunner(2, adaptive=False)
-    try:
-        theta = _theta(rng, 12)
-        oracle = FunctionOracle(faulty.kills, name="killer").configure(runner=runner)
-        oracle(theta)
-        first = set(runner.worker_pids())
-        bad = theta.copy()
-        bad[9, 0] = faulty.KILL_TRIGGER
-        with pytest.raises(im.WorkerCrashedError, match="oracle 'killer'.*died"):
-            oracle(bad)
-        np.testing.assert_array_equal(oracle(theta), faulty.sign(theta))
-        assert set(runner.worker_pids()).isdisjoint(first)
-    finally:
-        runner.close()
-
-
-@pytest.mark.parametrize("kind", ["serial", "threads", "processes"])
-def test_timeout_raises_promptly_and_the_oracle_recovers(kind, rng):
-    theta = _theta(rng, 8)
-    oracle = FunctionOracle(faulty.hangs, name="hanger").configure(runner=RUNNERS[kind](), timeout=1.0)
-    bad = theta.copy()
-    bad[5, 0] = faulty.HANG_TRIGGER
-    start = time.monotonic()
-    with pytest.raises(im.OracleTimeoutError, match="oracle 'hanger'.*timeout=1.0 s"):
-        oracle(bad)
-    assert time.monotonic() - start < 10  # generous: a hang would take 60 s
-    np.testing.assert_array_equal(oracle(theta), faulty.sign(theta))
-    if kind == "processes":
-        oracle.runner.close()
 
 
 def test_timeout_validation():
