@@ -296,3 +296,25 @@ def test_knapsack_without_items(backend):
     # CP-SAT's row scaling reduced over an empty row: ValueError.
     z = im.get_oracle("knapsack", backend=backend)(np.zeros((2, 0)), weights=np.zeros((2, 0)), capacity=np.ones(2))
     assert z.shape == (2, 0)
+
+
+# ---------------------------------------------------------------------- #
+# A nan from the network, through the estimators
+# ---------------------------------------------------------------------- #
+@pytest.mark.parametrize("name", ["matching", "topk"])  # a host oracle and a device-native one
+def test_a_nan_in_theta_or_in_the_loss_gradient_names_theta_batch_index(name):
+    oracle = im.get_oracle(name, **({"k": 1} if name == "topk" else {}))
+    layer = im.IMLE(oracle, num_samples=2, generator=torch.Generator().manual_seed(0))
+    shape = (3, 2, 2) if name == "matching" else (3, 4)
+    theta = torch.zeros(shape)
+    theta[1].view(-1)[0] = math.nan
+    with pytest.raises(im.InvalidInputError, match=r"IMLE: the oracle refused its input at theta's batch index "
+                                                   r"\(1,\) \(stacked sample/side \(0,\)\).*nan") as info:
+        layer(theta.requires_grad_())
+    assert info.value.index == (1,) and info.value.oracle == name
+    z = layer(torch.zeros(shape, requires_grad=True))
+    gradient = torch.zeros(shape)
+    gradient[2].view(-1)[-1] = math.inf  # the loss's gradient blows up for instance 2
+    with pytest.raises(im.InvalidInputError, match=r"theta's batch index \(2,\).*loss's gradient") as info:
+        z.backward(gradient)
+    assert info.value.index == (2,)

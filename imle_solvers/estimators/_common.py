@@ -125,7 +125,10 @@ class OracleCall:
         if self.clamp:
             inputs = inputs.clamp_(min=0) if fresh else inputs.clamp(min=0)
         with torch.no_grad():
-            solutions = self.oracle(inputs, **self._repeat(tuple(inputs.shape[:lead_ndim])))
+            try:
+                solutions = self.oracle(inputs, **self._repeat(tuple(inputs.shape[:lead_ndim])))
+            except InvalidInputError as error:
+                raise self._in_user_terms(error, lead_ndim) from error
         if not isinstance(solutions, torch.Tensor) or solutions.shape != inputs.shape:
             found = tuple(solutions.shape) if hasattr(solutions, "shape") else type(solutions).__name__
             raise InvalidInputError(
@@ -134,6 +137,20 @@ class OracleCall:
                 "(a tensor of the same shape)"
             )
         return solutions
+
+    def _in_user_terms(self, error: InvalidInputError, lead_ndim: int) -> InvalidInputError:
+        """The oracle saw ``(*lead, *batch, *event)``; name theta's batch index
+        (and the sample / target side) instead of the stacked one."""
+        index = getattr(error, "index", None)
+        if index is None or len(index) < lead_ndim:
+            return InvalidInputError(f"{self.owner}: {error}", oracle=getattr(error, "oracle", None), index=index)
+        lead, batch = tuple(index[:lead_ndim]), tuple(index[lead_ndim:])
+        return InvalidInputError(
+            f"{self.owner}: the oracle refused its input at theta's batch index {batch} (stacked sample/side "
+            f"{lead}): {error}. The forward pass solves theta plus noise, the backward pass theta moved along "
+            "dL/dz: look for nan/inf in theta or in the loss's gradient",
+            oracle=getattr(error, "oracle", None), index=batch,
+        )
 
     def event_dims(self, tensor: torch.Tensor) -> tuple[int, ...]:
         """The trailing event dimensions of ``tensor``."""
