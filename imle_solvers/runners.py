@@ -395,6 +395,10 @@ class _PoolRunner(Runner):
     # Whether a pool found broken before anything was submitted may be
     # replaced at once (the runner owns it, and no work was lost).
     _replaceable = True
+    _after_crash = (
+        "The pool was discarded; the next call starts a fresh one. If this happened on the first call of a "
+        "script, check that it has an `if __name__ == \"__main__\":` guard."
+    )
 
     def _submit_all(self, oracle, target, chunks, timeout):
         for attempt in (1, 2):
@@ -435,9 +439,7 @@ class _PoolRunner(Runner):
             if _is_crash(error):
                 raise WorkerCrashedError(
                     f"oracle {oracle.name!r}: a worker of the {self.kind} pool died while solving "
-                    f"({type(error).__name__}: {error}). The pool was discarded; the next call starts "
-                    "a fresh one. If this happened on the first call of a script, check that it has "
-                    "an `if __name__ == \"__main__\":` guard."
+                    f"({type(error).__name__}: {error}). {self._after_crash}"
                 ) from error
             raise OracleError(
                 f"oracle {oracle.name!r}: the {self.kind} runner failed: {type(error).__name__}: {error}",
@@ -625,6 +627,10 @@ class ExecutorRunner(_PoolRunner):
     in_process = False
     _default_overhead = 1e-2
     _replaceable = False  # not ours: a broken executor is reported, never replaced
+    _after_crash = (
+        "The executor is yours and stays up (a Dask nanny restarts a dead worker); the next call submits "
+        "afresh. A solver that crashes on every worker shows here after Dask's allowed-failures reruns."
+    )
 
     def __init__(self, executor: cf.Executor, *, workers: int | None = None, adaptive: bool = True,
                  restart_hung_workers: bool = True):
