@@ -188,8 +188,9 @@ def _solve_chunk(oracle, theta: np.ndarray, data: dict[str, np.ndarray], budget:
         return ("error", index, carried, text, time.perf_counter() - start)
 
 
-def _worker_init() -> None:
-    """Run once in every worker process: one thread for BLAS, OpenMP, torch."""
+def _worker_init(parent: int | None = None) -> None:
+    """Run once in every worker process: one thread for BLAS, OpenMP, torch;
+    a watchdog that ends the worker when ``parent`` (the pool's process) dies."""
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[variable] = "1"
     try:
@@ -203,8 +204,11 @@ def _worker_init() -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
-    # Die with the parent: a worker whose parent was killed must not linger.
-    parent = os.getppid()
+    # Die with the parent: a worker whose parent was killed must not linger. The
+    # parent's pid comes from the parent: a worker that starts (imports) slowly
+    # may run this after its parent died, when os.getppid() is already init's.
+    if parent is None:
+        parent = os.getppid()
 
     def watch_parent() -> None:
         while True:
@@ -537,6 +541,7 @@ class ProcessRunner(_PoolRunner):
                     self.workers,
                     mp_context=multiprocessing.get_context(self.start_method),
                     initializer=_worker_init,
+                    initargs=(os.getpid(),),
                 )
                 # Start every worker now and measure one round trip.
                 try:

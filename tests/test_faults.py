@@ -267,3 +267,41 @@ def test_a_task_cancelled_by_the_executor_is_reported_not_lost():
         runner=im.ExecutorRunner(_CancellingExecutor(), workers=2, adaptive=False))
     with pytest.raises(im.WorkerCrashedError, match="oracle 'dropped': the executor .* cancelled a chunk"):
         oracle(np.ones((4, 3)))
+
+
+POOL_THEN_WAIT = """
+import sys, time
+import numpy as np
+import imle_solvers as im
+from imle_solvers.oracles import FunctionOracle
+
+def sign(theta):
+    return (theta > 0).astype(float)
+
+if __name__ == "__main__":
+    runner = im.ProcessRunner(2, adaptive=False)
+    FunctionOracle(sign).configure(runner=runner)(np.ones((4, 3)))
+    print(" ".join(map(str, runner.worker_pids())), flush=True)
+    time.sleep(120)
+"""
+
+
+def test_workers_exit_when_their_parent_is_killed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "parent.py"
+    script.write_text(POOL_THEN_WAIT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        workers = [psutil.Process(int(pid)) for pid in parent.stdout.readline().split()]
+        assert len(workers) == 2
+        parent.kill()  # SIGKILL: no atexit, no pool shutdown
+        parent.wait(10)
+        gone, alive = psutil.wait_procs(workers, timeout=10)  # the workers' watchdog notices within ~0.5 s
+        assert not alive, f"orphans: {[p.pid for p in alive]}"
+    finally:
+        parent.kill()
+        parent.stdout.close()
