@@ -30,6 +30,8 @@ _ROLE = re.compile(r":(?:py:)?(class|func|meth|mod|data|attr|exc|obj|const):`(~?
 _MATH_ROLE = re.compile(r":math:`([^`]+)`")
 _SECTION = re.compile(r"^(\s*)(Examples?|Example usage):\s*$")
 _ARGS = re.compile(r"^(\s*)(Args|Arguments|Parameters|Keyword Args|Keyword Arguments|Other Parameters):\s*$")
+_RETURNS = re.compile(r"^(\s*)(Returns|Yields):\s*$")
+_TYPED_ITEM = re.compile(r"^\s*[\w\[\]., |]+:\s")
 _JOINT = re.compile(r"^(\s+)((?:\*{0,2}\w+\s*,\s*)+\*{0,2}\w+)(\s*\([^)]*\))?:(\s.*|)$")
 
 
@@ -173,10 +175,42 @@ def _split_joint_parameters(lines: list[str]) -> list[str]:
     return out
 
 
+def _join_return_lines(lines: list[str]) -> list[str]:
+    """A ``Returns:`` text wrapped over several lines is one value, not one
+    per line: indent its continuation lines (unless items are typed)."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        header = _RETURNS.match(line)
+        if not header:
+            continue
+        base = len(header.group(1))
+        item_indent = None
+        while i < len(lines) and (not lines[i].strip() or _indent(lines[i]) > base):
+            current = lines[i]
+            if current.strip():
+                if item_indent is None:
+                    item_indent = _indent(current)
+                    typed = bool(_TYPED_ITEM.match(current))
+                elif _indent(current) == item_indent and not typed:
+                    current = "    " + current
+            elif i + 1 < len(lines) and lines[i + 1].strip() and _indent(lines[i + 1]) <= base:
+                out.append(current)
+                i += 1
+                break
+            out.append(current)
+            i += 1
+    return out
+
+
 def rewrite(obj: griffe.Object, text: str) -> str:
     """The Markdown form of one docstring (see the module docs)."""
     lines = _examples_heading(text.splitlines())
     lines = _split_joint_parameters(lines)
+    lines = _join_return_lines(lines)
     lines = _math_blocks(lines)
     lines = _literal_markers(lines)
     lines = _fence_bare_doctests(lines)
