@@ -56,11 +56,12 @@ WORKERS = 2
 # gets an identical oracle.
 
 # %%
-GRAPH = nx.grid_2d_graph(30, 30)
+SIDE = 15 if SMOKE else 30
+GRAPH = nx.grid_2d_graph(SIDE, SIDE)
 
 
 def path_oracle(runner="serial"):
-    return im.get_oracle("shortest_path", graph=GRAPH, source=(0, 0), target=(29, 29), backend="networkx",
+    return im.get_oracle("shortest_path", graph=GRAPH, source=(0, 0), target=(SIDE - 1, SIDE - 1), backend="networkx",
                          runner=runner)
 
 

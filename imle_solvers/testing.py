@@ -73,7 +73,6 @@ from .oracles.base import Oracle
 
 __all__ = ["check_oracle", "ConformanceReport", "CheckResult", "ConformanceError", "CHECKS"]
 
-#: The names of the checks :func:`check_oracle` runs, in order.
 CHECKS: tuple[str, ...] = (
     "declared",
     "numpy",
@@ -86,6 +85,8 @@ CHECKS: tuple[str, ...] = (
     "validation",
     "optimality",
 )
+"""The names of the checks :func:`check_oracle` runs, in order (see the
+module documentation for what each checks)."""
 
 _PASSED, _FAILED, _SKIPPED = "passed", "failed", "skipped"
 
@@ -93,7 +94,23 @@ _PASSED, _FAILED, _SKIPPED = "passed", "failed", "skipped"
 class ConformanceError(AssertionError):
     """One or more conformance checks failed. The message names each failed
     check and what went wrong; ``report`` is the full
-    :class:`ConformanceReport`."""
+    :class:`ConformanceReport`.
+
+    An ``AssertionError``, so a test that calls :func:`check_oracle` fails
+    like any failed assertion.
+
+    Example:
+        >>> import numpy as np
+        >>> from imle_solvers import FunctionOracle
+        >>> from imle_solvers.testing import ConformanceError, check_oracle
+        >>> always_first = FunctionOracle(lambda theta: np.eye(theta.shape[0])[0], name="always_first")
+        >>> try:
+        ...     check_oracle(always_first, np.eye(3), skip=["pickle"], runners=["serial"],
+        ...                  enumerate_solutions=lambda theta: np.eye(3))
+        ... except ConformanceError as error:
+        ...     print([result.name for result in error.report.failures])
+        ['optimality']
+    """
 
     def __init__(self, message: str, report: ConformanceReport):
         super().__init__(message)
@@ -108,12 +125,20 @@ class _Skip(Exception):
 class CheckResult:
     """The outcome of one check: ``name`` (one of :data:`CHECKS`), ``status``
     (``"passed"``, ``"failed"`` or ``"skipped"``), a ``message`` saying what
-    failed or why it was skipped, and the ``error`` raised, if any."""
+    failed or why it was skipped, and the ``error`` raised, if any.
+
+    Example:
+        >>> from imle_solvers.testing import check_oracle
+        >>> result = check_oracle("onehot", runners=["serial"])["empty_batch"]
+        >>> result.name, result.status, result.passed
+        ('empty_batch', 'passed', True)
+    """
 
     name: str
     status: str
     message: str = ""
     error: BaseException | None = field(default=None, repr=False, compare=False)
+    """The exception the check raised (or that made it fail), if any."""
 
     @property
     def passed(self) -> bool:
