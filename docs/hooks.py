@@ -110,10 +110,9 @@ def oracle_catalogue() -> str:
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
-        lines.append(
-            f"| [`{row['name']}`](#{row['name']}) | {row['sense']} | {row['input']} | {row['output']} "
-            f"| {row['complexity']} | {row['backend']} |"
-        )
+        cells = [f"[`{row['name']}`](#{row['name']})", row["sense"], row["input"], row["output"], row["complexity"],
+                 row["backend"]]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     lines.append("")
     for row in rows:
         lines += [

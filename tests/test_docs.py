@@ -155,3 +155,39 @@ def test_nav_leaves_out_only_missing_pages_of_other_branches(hooks, tmp_path):
     assert walked[2] == {"Mine": "mine.md"}  # a missing page of ours stays (and fails --strict)
     examples = walked[3]["Examples"]
     assert examples[0] == "examples.md" and len(examples) == 1 + len(hooks.example_scripts())
+
+
+# ---------------------------------------------------------------------- #
+# Code on the pages runs
+# ---------------------------------------------------------------------- #
+SNIPPET_PAGES = ("index.md", "custom_oracles.md", "runners.md")
+
+
+@pytest.mark.parametrize("page", SNIPPET_PAGES)
+def test_python_snippets_on_the_page_run(page, monkeypatch):
+    """The ```python blocks of a page run top to bottom in one fresh module
+    (as a reader pasting them into a script would), and leave the registry as
+    they found it."""
+    import sys
+    import types
+
+    from imle_solvers import registry
+
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert blocks, page
+    module = types.ModuleType(f"docs_snippets_{page[:-3]}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)  # classes defined there pickle by reference
+    before = dict(registry._REGISTRY)
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: one thread is faster, and steadier beside other jobs
+    try:
+        for block in blocks:
+            exec(compile(block, f"docs/{page}", "exec"), module.__dict__)
+    finally:
+        torch.set_num_threads(threads)
+        with registry._LOCK:
+            registry._REGISTRY.clear()
+            registry._REGISTRY.update(before)
