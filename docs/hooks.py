@@ -147,33 +147,33 @@ def example_title(script: Path) -> str:
 
 
 def example_page(script: Path) -> str:
-    """A Markdown page from a Jupytext percent-format script: markdown cells
-    as prose, code cells as fenced Python, and how to run it."""
+    """A Markdown page from a Jupytext percent-format script: its title, how
+    to run it, then markdown cells as prose and code cells as fenced Python."""
     import jupytext
 
     notebook = jupytext.reads(script.read_text(encoding="utf-8"), fmt="py:percent")
     name = script.name
-    parts = [
+    note = (
         f"!!! note \"Run it\"\n    `python examples/{name}` (full) or `python examples/{name} --smoke` "
-        "(under a minute). Open it as a notebook with `jupytext --to notebook "
-        f"examples/{name}`.\n"
-    ]
-    has_title = False
+        f"(under a minute). Open it as a notebook with `jupytext --to notebook examples/{name}`.\n"
+    )
+    title = f"# {example_title(script)}\n"
+    parts = []
     for cell in notebook.cells:
         source = cell.source.strip("\n")
         if not source.strip():
             continue
         if cell.cell_type == "markdown":
-            has_title = has_title or source.lstrip().startswith("# ")
+            lines = source.splitlines()
+            if lines[0].startswith("# ") and not parts:  # the title of the first cell
+                title = lines[0] + "\n"
+                source = "\n".join(lines[1:]).strip("\n")
+                if not source:
+                    continue
             parts.append(source + "\n")
         else:
             parts.append(f"```python\n{source}\n```\n")
-    if not has_title:
-        parts.insert(0, f"# {example_title(script)}\n")
-    else:  # keep the title first
-        title = next(i for i, part in enumerate(parts) if part.lstrip().startswith("# "))
-        parts.insert(0, parts.pop(title))
-    return "\n".join(parts)
+    return "\n".join([title, note, *parts])
 
 
 # ---------------------------------------------------------------------- #

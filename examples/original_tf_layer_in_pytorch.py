@@ -48,8 +48,10 @@
 #    Gumbel variable — the property the noise was designed for.
 #    `imle_solvers.SumOfGamma` uses the correct rate;
 # 2. **the scale of the gradient.** The original returns `z - map_dy`; this
-#    library returns `(z - map_dy) / lambda`, the I-MLE estimate of the
-#    paper (Algorithm 1), so changing `lambda` does not rescale the gradient;
+#    library returns `(z - map_dy) / lambda`, the finite-difference form
+#    (step `lambda`) in which the AIMLE paper analyses I-MLE, so changing
+#    `lambda` does not rescale the gradient (with Adam, which is invariant to
+#    a constant gradient scale, training is nearly the same either way);
 # 3. ties: the original keeps every entry `>=` the k-th largest value (more
 #    than k ones on ties); the `topk` oracle returns exactly k, ties to the
 #    lower index.
