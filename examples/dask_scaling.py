@@ -149,13 +149,16 @@ def main():
 # %% [markdown]
 # ## What to expect
 #
-# On the reference machine (2 cores) the pure-Python solver gains about 1.9x
-# on processes and on Dask and nothing on threads; CP-SAT gains on all three
-# pools. A Dask round trip costs about 10 ms against 0.1-0.3 ms for the
-# local process pool, so a cluster pays off when one call carries at least
-# tens of milliseconds of solving — and when the cluster has more cores than
-# this machine. Pool runners decide per call whether the pool can win (see
-# the runners guide): a cheap batch stays in the calling thread.
+# The speed-ups depend on the machine and on what else runs on it; the
+# answers never do. `benchmarks/runners.py` measured on the 2-core reference
+# machine (see the benchmarks page): a solver that holds the GIL gains 1.9x
+# on processes and nothing on threads; one that releases it gains about 2x on
+# both; a cheap one gains nothing anywhere and is kept in the calling thread
+# by the adaptive dispatch. A Dask round trip costs about 10 ms against
+# 0.1-0.3 ms for the local process pool, so a cluster pays off when one call
+# carries at least tens of milliseconds of solving — and when the cluster
+# has more cores than this machine. On a machine whose cores are busy with
+# other work, no pool can win: expect ratios near or below 1.
 
 # %%
 if __name__ == "__main__":

@@ -14,44 +14,38 @@ check that failed; pass ``raise_on_failure=False`` to get the
 :class:`ConformanceReport` instead and inspect it. The checks, by name
 (:data:`CHECKS`):
 
-``declared``
-    ``sense`` is ``"max"`` or ``"min"``, ``event_ndim`` a non-negative int,
-    ``name`` a non-empty string.
-``numpy``
-    float64 and float32 arrays in give arrays of the same dtype and of shape
-    ``(n, *output_event_shape)`` out, finite and integer-valued (0/1
-    indicators, ranks, integer programs); the input arrays are not modified.
-``torch``
-    tensors (float32 and float64, ``requires_grad=True``) give tensors of the
-    same dtype and device with no autograd history, equal to the numpy
-    answers; on the CPU, and on CUDA too when it is available.
-``batch_shapes``
-    a single instance (no batch dimension), a two-dimensional batch
-    ``(1, n)`` and every instance solved on its own agree with the batch.
-``empty_batch``
-    a batch of zero instances gives zero solutions of the right shape,
-    numpy and torch.
-``determinism``
-    the same input twice gives the same answer, and so does every runner in
-    ``runners`` (each called twice; pools forced on, not left to the
-    adaptive dispatch).
-``pickle``, ``cloudpickle``
-    the oracle survives a round trip (``pickle.dumps``, and
-    ``cloudpickle.dumps`` as the process and Dask runners send it) with its
-    ``name`` and ``sense`` and gives the same answers. Oracles holding
-    lambdas or local functions fail ``pickle`` but may pass ``cloudpickle``
-    — enough for every runner of this library, not for ``multiprocessing``
-    or torch ``DataLoader`` workers; skip ``"pickle"`` if that is fine.
-``validation``
-    a NaN in one instance is refused with
-    :class:`~imle_solvers.InvalidInputError` whose ``index`` is that
-    instance's batch index (and is named in the message), before solving;
-    an input with fewer dimensions than the event is refused too.
-``optimality``
-    with ``enumerate_solutions``, the oracle's solution of every instance is
-    one of the enumerated feasible solutions and attains the best
-    objective ``<theta, z>`` among them in the oracle's sense (maximum for
-    ``"max"``, minimum for ``"min"``), within ``atol``.
+* ``declared`` — ``sense`` is ``"max"`` or ``"min"``, ``event_ndim`` a
+  non-negative int, ``name`` a non-empty string.
+* ``numpy`` — float64 and float32 arrays in give arrays of the same dtype
+  and of shape ``(n, *output_event_shape)`` out, finite and integer-valued
+  (0/1 indicators, ranks, integer programs); the input arrays are not
+  modified.
+* ``torch`` — tensors (float32 and float64, ``requires_grad=True``) give
+  tensors of the same dtype and device with no autograd history, equal to
+  the numpy answers; on the CPU, and on CUDA too when it is available.
+* ``batch_shapes`` — a single instance (no batch dimension), a
+  two-dimensional batch ``(1, n)`` and every instance solved on its own
+  agree with the batch.
+* ``empty_batch`` — a batch of zero instances gives zero solutions of the
+  right shape, numpy and torch.
+* ``determinism`` — the same input twice gives the same answer, and so does
+  every runner in ``runners`` (each called twice; pools forced on, not left
+  to the adaptive dispatch).
+* ``pickle``, ``cloudpickle`` — the oracle survives a round trip
+  (``pickle.dumps``, and ``cloudpickle.dumps`` as the process and Dask
+  runners send it) with its ``name`` and ``sense`` and gives the same
+  answers. Oracles holding lambdas or local functions fail ``pickle`` but
+  may pass ``cloudpickle`` — enough for every runner of this library, not
+  for ``multiprocessing`` or torch ``DataLoader`` workers; skip
+  ``"pickle"`` if that is fine.
+* ``validation`` — a NaN in one instance is refused with
+  :class:`~imle_solvers.InvalidInputError` whose ``index`` is that
+  instance's batch index (and is named in the message), before solving; an
+  input with fewer dimensions than the event is refused too.
+* ``optimality`` — with ``enumerate_solutions``, the oracle's solution of
+  every instance is one of the enumerated feasible solutions and attains the
+  best objective ``<theta, z>`` among them in the oracle's sense (maximum
+  for ``"max"``, minimum for ``"min"``), within ``atol``.
 
 A check that cannot run (no torch installed, no enumerator given) is
 reported as skipped, not passed.
