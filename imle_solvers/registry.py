@@ -51,6 +51,7 @@ _BUILTINS: dict[str, str] = {
     "ranking": "imle_solvers.oracles.ranking:Ranking",
     "matching": "imle_solvers.oracles.matching:Matching",
     "shortest_path": "imle_solvers.oracles.graph:ShortestPath",
+    "shortest_path_grid": "imle_solvers.oracles.grid:ShortestPathGrid",
     "spanning_tree": "imle_solvers.oracles.spanning_tree:SpanningTree",
     "knapsack": "imle_solvers.oracles.knapsack:Knapsack",
     "ilp": "imle_solvers.oracles.ilp:ILP",

@@ -254,12 +254,14 @@ class _DaemonThreadPool(cf.Executor):
             if item is None:
                 return
             future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(*args))
-            except BaseException as error:  # noqa: BLE001 - handed to the waiting caller
-                future.set_exception(error)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as error:  # noqa: BLE001 - handed to the waiting caller
+                    future.set_exception(error)
+            # Drop the task and its result now: an idle daemon thread must not keep
+            # tensors alive until interpreter shutdown (freeing them then can abort).
+            del item, future, fn, args
 
     def submit(self, fn, /, *args, **kwargs):
         future: cf.Future = cf.Future()

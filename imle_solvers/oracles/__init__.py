@@ -9,6 +9,7 @@ numba, OR-Tools, cvxpy) are imported on first use, not with this package.
 from .base import Oracle, format_index
 from .function import FunctionOracle
 from .graph import ShortestPath
+from .grid import ShortestPathGrid
 from .ilp import ILP
 from .knapsack import Knapsack
 from .matching import Matching
@@ -24,6 +25,7 @@ __all__ = [
     "Ranking",
     "Matching",
     "ShortestPath",
+    "ShortestPathGrid",
     "SpanningTree",
     "Knapsack",
     "ILP",
