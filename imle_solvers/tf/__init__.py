@@ -37,7 +37,17 @@ Example:
 
 from __future__ import annotations
 
+import sys
+
 from ..errors import MissingDependencyError
+
+if "tensorflow" not in sys.modules:
+    # OR-Tools CP-SAT (the ilp and knapsack oracles) loaded after TensorFlow can crash with a segmentation fault
+    # in its solver (google/or-tools#3230); loaded first, both work. It is a dependency of imle-solvers.
+    try:
+        import ortools.sat.python.cp_model  # noqa: F401
+    except ImportError:  # pragma: no cover - the oracles then report it where they need it
+        pass
 
 try:
     import tensorflow as _tensorflow  # noqa: F401 - the optional dependency this subpackage needs

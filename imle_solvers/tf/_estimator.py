@@ -36,6 +36,8 @@ def _check_theta(owner: str, theta: Any, event_ndim: int) -> tf.Tensor:
     return tf.convert_to_tensor(theta)
 
 
+# Plain Python that builds TensorFlow ops: AutoGraph (tf.function, Keras fit) need not rewrite it.
+@tf.autograph.experimental.do_not_convert
 def _apply(
     theta: Any,
     oracle: Any,
