@@ -242,6 +242,29 @@ def test_subset_layer_is_imle_with_sum_of_gamma_and_the_same_temperature_in_the_
     assert (clone.k, clone.tau, clone.lambda_, clone.num_terms) == (3, 2.0, 4.0, 10)
 
 
+def test_keras_saving(tmp_path, rng):
+    x = rng.normal(size=(4, 5)).astype("float32")
+    model = tf.keras.Sequential([tf.keras.Input((5,)), tf.keras.layers.Dense(6), itf.IMLESubsetkLayer(2, tau=1.5)])
+    model.save(tmp_path / "subset.keras")
+    loaded = tf.keras.models.load_model(tmp_path / "subset.keras")
+    assert isinstance(loaded.layers[-1], itf.IMLESubsetkLayer) and loaded.layers[-1].tau == 1.5
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+    def adaptive_model():
+        target = itf.AdaptiveTarget()
+        layer = itf.IMLE(im.get_oracle("topk", k=2), target=target)
+        return tf.keras.Sequential([tf.keras.Input((5,)), tf.keras.layers.Dense(6), layer]), target
+
+    model, target = adaptive_model()
+    target.beta.assign(0.25)
+    model.save_weights(tmp_path / "adaptive.weights.h5")
+    with pytest.raises(NotImplementedError, match="save_weights"):
+        model.save(tmp_path / "adaptive.keras")
+    restored, restored_target = adaptive_model()
+    restored.load_weights(tmp_path / "adaptive.weights.h5")
+    assert float(restored_target.beta.numpy()) == 0.25  # the AIMLE state travels with the weights
+
+
 # --------------------------------------------------------------------------- #
 # Layer behaviour, shapes, errors
 # --------------------------------------------------------------------------- #

@@ -321,6 +321,14 @@ class IMLE(keras.layers.Layer):
             adapt=bool(training),
         )
 
+    def get_config(self) -> dict[str, Any]:
+        """Not serialisable: raises ``NotImplementedError`` (the oracle is an arbitrary object)."""
+        raise NotImplementedError(
+            "IMLE holds an oracle object, which Keras cannot serialise: save the model's weights "
+            "(model.save_weights; an AdaptiveTarget's state is among them) and rebuild the model in code. "
+            "IMLESubsetkLayer is serialisable (model.save works)."
+        )
+
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
         return (self.num_samples, *shape) if self.reduction == "none" else shape
@@ -334,9 +342,8 @@ class IMLE(keras.layers.Layer):
 
 
 def _register(cls):
-    saving = getattr(keras, "saving", None)
-    register = getattr(saving, "register_keras_serializable", None)
-    return register(package="imle_solvers")(cls) if register is not None else cls
+    # tf.keras (keras._tf_keras.keras) has no `saving` namespace; `utils` has the same function
+    return keras.utils.register_keras_serializable(package="imle_solvers")(cls)
 
 
 @_register
@@ -395,7 +402,9 @@ class IMLESubsetkLayer(IMLE):
         self.k, self.tau, self.lambda_, self.num_terms = int(k), tau, float(lambda_), num_terms
 
     def get_config(self) -> dict[str, Any]:
-        config = {key: value for key, value in super().get_config().items() if key in ("name", "dtype", "trainable")}
+        """The layer's arguments, for Keras serialisation (``model.save``)."""
+        config = {key: value for key, value in keras.layers.Layer.get_config(self).items()
+                  if key in ("name", "dtype", "trainable")}
         config.update(k=self.k, tau=self.tau, lambda_=self.lambda_, num_terms=self.num_terms, seed=self.seed,
                       num_samples=self.num_samples, reduction=self.reduction)
         return config
