@@ -343,6 +343,17 @@ def test_adaptive_target_adapts_in_training_only_and_is_saved_with_the_weights()
         assert (float(target.beta.numpy()) == 1.0) == (not training)
     assert {w.name for w in layer.non_trainable_weights} == {"beta", "nonzeros"}
 
+    @tf.function
+    def graph_step():  # the state also moves inside a tf.function (as under Keras fit)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(theta, training=True) * tf.range(6, dtype=tf.float32))
+        return tape.gradient(loss, theta)
+
+    before = float(target.beta.numpy())
+    graph_step()
+    graph_step()
+    assert float(target.beta.numpy()) != before
+
 
 def test_supports_jit_only_for_native_oracles_and_xla_noise():
     assert itf.IMLE(im.get_oracle("topk", k=2)).supports_jit  # tf.math.top_k + Gumbel
