@@ -51,6 +51,11 @@ _LAZY: dict[str, str] = {
     "PerturbedOptimizer": "imle_solvers.estimators",
     "FenchelYoungLoss": "imle_solvers.estimators",
     "StraightThrough": "imle_solvers.estimators",
+    # data and models for the Warcraft shortest-path experiments
+    "WarcraftCNN": "imle_solvers.models",
+    "WarcraftDataset": "imle_solvers.datasets.torch_dataset",
+    "load_synthetic_warcraft": "imle_solvers.datasets.warcraft",
+    "load_warcraft": "imle_solvers.datasets.warcraft",
 }
 
 __all__ = [

@@ -1,0 +1,77 @@
+"""Data sets for learning to solve: Warcraft-style shortest paths on grids.
+
+Numpy only at import time; :class:`WarcraftDataset` (a torch ``Dataset``)
+is imported from :mod:`imle_solvers.datasets.torch_dataset` on first use.
+
+- :func:`load_synthetic_warcraft` / :func:`generate_synthetic_warcraft`:
+  deterministic synthetic Warcraft-like maps, cached on disk.
+- :func:`load_warcraft` / :func:`load_warcraft_splits`: the original data
+  set, for users who have it.
+- :func:`grid_shortest_paths`: the exact labeller (batched, numpy).
+- metrics: :func:`exact_match`, :func:`cost_optimal`, :func:`hamming_distance`,
+  :func:`path_cost`, :func:`is_valid_path`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .grid_paths import NEIGHBOUR_OFFSETS, grid_shortest_paths
+from .metrics import cost_optimal, exact_match, hamming_distance, is_valid_path, path_cost
+from .warcraft import (
+    BLOCK_SIZE,
+    CELL_PIXELS,
+    GENERATOR_VERSION,
+    TERRAIN_COSTS,
+    TERRAIN_TYPES,
+    GridPathData,
+    WarcraftSplits,
+    default_cache_dir,
+    generate_synthetic_warcraft,
+    load_synthetic_warcraft,
+    load_warcraft,
+    load_warcraft_splits,
+    render_terrain,
+    sample_terrain,
+)
+
+_LAZY = {"WarcraftDataset": "imle_solvers.datasets.torch_dataset"}
+
+__all__ = [
+    "TERRAIN_TYPES",
+    "TERRAIN_COSTS",
+    "CELL_PIXELS",
+    "BLOCK_SIZE",
+    "GENERATOR_VERSION",
+    "NEIGHBOUR_OFFSETS",
+    "GridPathData",
+    "WarcraftSplits",
+    "sample_terrain",
+    "render_terrain",
+    "generate_synthetic_warcraft",
+    "load_synthetic_warcraft",
+    "default_cache_dir",
+    "load_warcraft",
+    "load_warcraft_splits",
+    "grid_shortest_paths",
+    "hamming_distance",
+    "exact_match",
+    "path_cost",
+    "cost_optimal",
+    "is_valid_path",
+    "WarcraftDataset",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imle_solvers.datasets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
