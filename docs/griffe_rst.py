@@ -156,6 +156,10 @@ def _split_joint_parameters(lines: list[str]) -> list[str]:
             out.append(line)
             i += 1
             continue
+        while (section_indent is not None and i + 1 < len(lines)
+               and re.fullmatch(r"\s+[\w*]+(?:\s*,\s*[\w*]+)*\s*,", line)):
+            line = line.rstrip() + " " + lines[i + 1].strip()  # names wrapped over two lines
+            i += 1
         joint = _JOINT.match(line) if section_indent is not None else None
         if joint:
             pad, names, kind, rest = joint.groups()

@@ -1,7 +1,8 @@
 """The documentation covers the public API, and the generated pages build.
 
 * every public name (``imle_solvers.__all__``, and the ``__all__`` of
-  ``imle_solvers.testing`` and ``imle_solvers.datasets``) has a docstring —
+  ``imle_solvers.testing``, ``imle_solvers.datasets`` and, when TensorFlow
+  is installed, ``imle_solvers.tf``) has a docstring —
   read by griffe, as the API pages render it — and a ``::: identifier``
   entry on a page under ``docs/api/`` that resolves to the same object;
   classes and functions also carry a doctested example (``>>>``);
@@ -26,6 +27,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 API_PAGES = sorted((ROOT / "docs" / "api").glob("*.md"))
 PUBLIC_MODULES = ("imle_solvers", "imle_solvers.testing", "imle_solvers.datasets")
+# public modules that need an optional dependency; their names are checked when it is installed
+OPTIONAL_PUBLIC_MODULES = ("imle_solvers.tf",)
 _IDENTIFIER = re.compile(r"^:::\s+(\S+)\s*$", re.MULTILINE)
 
 
@@ -63,8 +66,13 @@ def _resolve(identifier: str):
 
 def _public_names() -> list[tuple[str, str]]:
     names = []
-    for module_name in PUBLIC_MODULES:
-        module = importlib.import_module(module_name)
+    for module_name in PUBLIC_MODULES + OPTIONAL_PUBLIC_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # MissingDependencyError is an ImportError
+            if module_name in OPTIONAL_PUBLIC_MODULES:
+                continue
+            raise
         names += [(module_name, name) for name in module.__all__ if not name.startswith("__")]
     return names
 
