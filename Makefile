@@ -13,7 +13,7 @@ PY := $(BIN)/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.imle-solvers-installed
 
-.PHONY: install test demo lint clean
+.PHONY: install test demo lint docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ install: $(STAMP)
 
 test: install
 	$(PY) -m pytest -q
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site -q
+
+# Build the documentation site into .venv/site (open .venv/site/index.html),
+# or serve it with live reload: .venv/bin/mkdocs serve
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
 demo: install
 	$(BIN)/imle-solvers oracles

@@ -244,6 +244,15 @@ class Runner:
 
     ``workers`` is the number of chunks a batch is split into at most;
     ``in_process`` runners share memory with the caller (no pickling).
+    ``runner=`` values (``"serial"``, ``"threads"``, ``"processes"``, an int,
+    an executor) are turned into runners by :func:`resolve_runner`; named
+    ones are shared by every oracle of the program.
+
+    Example:
+        >>> from imle_solvers import Runner, get_oracle
+        >>> runner = get_oracle("topk", k=1, runner="serial").runner
+        >>> isinstance(runner, Runner), runner.workers, runner.in_process
+        (True, 1, True)
     """
 
     workers: int = 1
@@ -324,6 +333,13 @@ class SerialRunner(Runner):
     With a ``timeout`` the call runs on a helper thread so that the caller
     gets :class:`OracleTimeoutError` at the deadline (the solver itself cannot
     be interrupted and finishes in the background).
+
+    Example:
+        >>> import numpy as np
+        >>> from imle_solvers import SerialRunner, get_oracle
+        >>> get_oracle("onehot", runner=SerialRunner())(np.array([[1.0, 3.0], [2.0, 0.0]]))
+        array([[0., 1.],
+               [1., 0.]])
     """
 
     def __init__(self):
@@ -481,7 +497,25 @@ def _timeout_error(oracle) -> OracleTimeoutError:
 
 class ThreadRunner(_PoolRunner):
     """A persistent pool of threads in this process. No pickling; pays off
-    for solvers that release the GIL."""
+    for solvers that release the GIL (OR-Tools, HiGHS, scipy's
+    ``linear_sum_assignment``, the compiled grid and knapsack kernels).
+
+    Args:
+        workers: threads (default: the cores this process may use).
+        adaptive: decide per call whether the pool can beat the calling
+            thread (see :mod:`imle_solvers.runners`); ``False`` always uses
+            the pool.
+
+    Example:
+        >>> import numpy as np
+        >>> from imle_solvers import ThreadRunner, get_oracle
+        >>> runner = ThreadRunner(2)
+        >>> scores = np.random.default_rng(0).normal(size=(8, 3, 3))
+        >>> threaded = get_oracle("matching", runner=runner)
+        >>> bool((threaded(scores) == get_oracle("matching")(scores)).all())
+        True
+        >>> runner.close()
+    """
 
     kind = "thread"
     _default_overhead = 5e-5
@@ -516,7 +550,28 @@ class ProcessRunner(_PoolRunner):
     Workers are started with ``start_method`` (``"spawn"`` by default: never
     fork a process that may hold torch's threads) and run with one
     BLAS/OpenMP/torch thread each. Oracles travel serialised by value
-    (cloudpickle), once per worker.
+    (cloudpickle), once per worker. The pool starts on the first call that
+    needs it; a script that uses it needs an ``if __name__ == "__main__":``
+    guard, as any multiprocessing code.
+
+    Args:
+        workers: processes (default: the cores this process may use).
+        adaptive: decide per call whether the pool can beat the calling
+            thread; ``False`` always uses the pool.
+        start_method: a :mod:`multiprocessing` start method.
+
+    Example:
+        A batch this cheap is solved in the calling thread (the adaptive
+        rule), so no process is started:
+
+        >>> import numpy as np
+        >>> from imle_solvers import ProcessRunner, get_oracle
+        >>> runner = ProcessRunner(2)
+        >>> get_oracle("matching", runner=runner)(np.eye(3)[None]).shape
+        (1, 3, 3)
+        >>> runner.worker_pids()
+        []
+        >>> runner.close()
     """
 
     kind = "process"
@@ -599,6 +654,7 @@ class ExecutorRunner(_PoolRunner):
     """Any :class:`concurrent.futures.Executor` — e.g. Dask's
     ``client.get_executor()``. The executor is the user's: it is never shut
     down here, and a timeout cancels the tasks it has not started.
+    Passing the executor itself as ``runner=`` wraps it in this class.
 
     With a Dask executor (``distributed.Client.get_executor()``):
 
@@ -622,10 +678,22 @@ class ExecutorRunner(_PoolRunner):
 
     Args:
         executor: the executor.
-        workers: how many chunks a batch is split into (default: the
-            executor's worker count; the total threads of a Dask cluster).
-        adaptive: run cheap batches in the calling thread (see the module docs).
+        workers: how many chunks to split a batch into (default: the
+            executor's worker count — for Dask, the cluster's threads,
+            re-read every 10 s).
+        adaptive: decide per call whether the pool can beat the calling
+            thread; ``False`` always uses the executor.
         restart_hung_workers: see above (Dask only).
+
+    Example:
+        >>> import concurrent.futures, numpy as np
+        >>> from imle_solvers import ExecutorRunner, get_oracle
+        >>> with concurrent.futures.ThreadPoolExecutor(2) as executor:
+        ...     runner = ExecutorRunner(executor, adaptive=False)
+        ...     z = get_oracle("topk", k=1, runner=runner)(np.array([[0.0, 2.0, 1.0], [5.0, 0.0, 1.0]]))
+        >>> runner.workers, z
+        (2, array([[0., 1., 0.],
+               [1., 0., 0.]]))
     """
 
     kind = "executor"

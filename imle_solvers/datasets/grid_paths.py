@@ -47,7 +47,6 @@ from ..errors import InvalidInputError
 
 __all__ = ["NEIGHBOUR_OFFSETS", "grid_shortest_paths"]
 
-#: The 8 moves ``(d_row, d_col)`` in the order that breaks remaining ties.
 NEIGHBOUR_OFFSETS: tuple[tuple[int, int], ...] = (
     (-1, -1),
     (-1, 0),
@@ -58,6 +57,7 @@ NEIGHBOUR_OFFSETS: tuple[tuple[int, int], ...] = (
     (1, 0),
     (1, 1),
 )
+"""The 8 moves ``(d_row, d_col)`` in the order that breaks remaining ties."""
 
 _NO_HOPS = np.iinfo(np.int32).max // 2  # "unreached" for hop counts; +1 cannot overflow
 

@@ -81,16 +81,16 @@ __all__ = [
     "load_warcraft_splits",
 ]
 
-#: Terrain names; a terrain map stores the index into this tuple.
 TERRAIN_TYPES: tuple[str, ...] = ("road", "grass", "forest", "hills", "water")
-#: Cost of each terrain type (the Warcraft costs), aligned with TERRAIN_TYPES.
+"""Terrain names; a terrain map stores the index into this tuple."""
 TERRAIN_COSTS: np.ndarray = np.array([0.8, 1.2, 5.3, 7.7, 9.2], dtype=np.float32)
-#: Pixels per cell side in the rendered images.
+"""Cost of each terrain type (the Warcraft costs), aligned with :data:`TERRAIN_TYPES`."""
 CELL_PIXELS = 8
-#: Maps per random-number block (see "Streams" in the module docstring).
+"""Pixels per cell side in the rendered images."""
 BLOCK_SIZE = 256
-#: Bumped whenever the generator's output changes; part of the cache key.
+"""Maps per random-number block (see "Streams" in the module docstring)."""
 GENERATOR_VERSION = 1
+"""Bumped whenever the generator's output changes; part of the cache key."""
 
 _STREAMS = {"train": 0, "val": 1, "test": 2}
 _ROAD, _GRASS, _FOREST, _HILLS, _WATER = range(5)
@@ -109,6 +109,12 @@ class GridPathData(NamedTuple):
         images: uint8 ``(N, 3, 8k, 8k)``.
         costs: float32 ``(N, k, k)``.
         paths: uint8 ``(N, k, k)``, 0/1.
+
+    Example:
+        >>> from imle_solvers.datasets import generate_synthetic_warcraft
+        >>> data = generate_synthetic_warcraft(3, k=12, seed=0)
+        >>> data.num_maps, data.k, data.paths.dtype
+        (3, 12, dtype('uint8'))
     """
 
     images: np.ndarray
@@ -127,7 +133,16 @@ class GridPathData(NamedTuple):
 
 
 class WarcraftSplits(NamedTuple):
-    """The ``train``, ``val`` and ``test`` splits, each a :class:`GridPathData`."""
+    """The ``train``, ``val`` and ``test`` splits, each a :class:`GridPathData`.
+
+    Example:
+        >>> import tempfile
+        >>> from imle_solvers.datasets import load_synthetic_warcraft
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     splits = load_synthetic_warcraft(12, 4, 2, 2, cache_dir=folder)
+        >>> [split.num_maps for split in splits]
+        [4, 2, 2]
+    """
 
     train: GridPathData
     val: GridPathData

@@ -329,7 +329,25 @@ def _integral(values: np.ndarray, backend: str) -> np.ndarray:
 
 
 # ---- CP-SAT ------------------------------------------------------------ #
+def _warn_if_loaded_after_tensorflow() -> None:
+    """CP-SAT's native library loaded after TensorFlow's can crash the process
+    (a segmentation fault in ``CpSolver.solve``, google/or-tools#3230: the two
+    bundle different absl/protobuf builds); measured here with TensorFlow 2.21
+    and OR-Tools 9.15. Loaded first, it works. Warn before the first load."""
+    if "ortools.sat.python.cp_model" not in sys.modules and "tensorflow" in sys.modules:
+        from ..errors import ImleSolversWarning
+
+        warnings.warn(
+            "OR-Tools CP-SAT is being loaded after TensorFlow, an order in which its solver can crash the process "
+            "with a segmentation fault (google/or-tools#3230). Import imle_solvers.tf (or ortools.sat.python."
+            "cp_model) before tensorflow, or use the ilp backend 'mip' or 'cvxpy' / the knapsack backend 'dp'.",
+            ImleSolversWarning,
+            stacklevel=3,
+        )
+
+
 def _solve_cpsat(c, maximize, a_ub, b_ub, a_eq, b_eq, lower, upper, *, time_limit, num_workers):
+    _warn_if_loaded_after_tensorflow()
     cp_model = require("ortools.sat.python.cp_model", needed_for="ilp backend 'cpsat'")
     n = c.shape[0]
     if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):

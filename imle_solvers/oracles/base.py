@@ -72,6 +72,9 @@ class Oracle:
     * ``backend``, ``dependencies`` (importable module names) and
       ``event_doc`` (the event shape in words) — shown by
       ``imle-solvers oracles``.
+    * ``output_doc`` (the solution's shape in words when it differs from
+      ``event_doc``) and ``complexity_doc`` (the cost of one instance) —
+      shown in the documentation's oracle catalogue.
 
     Example:
         >>> import numpy as np
@@ -97,6 +100,8 @@ class Oracle:
     backend: str = "numpy"
     dependencies: tuple[str, ...] = ()
     event_doc: str = "(n,)"
+    output_doc: str | None = None
+    complexity_doc: str = ""
 
     # ------------------------------------------------------------------ #
     # Runner configuration

@@ -99,6 +99,7 @@ class ShortestPath(Oracle):
     """
 
     name = "shortest_path"
+    complexity_doc = "O((V + E) log V): Dijkstra"
     sense = "min"
     event_ndim = 1
     nonnegative = True

@@ -140,6 +140,7 @@ class ShortestPathGrid(Oracle):
     """
 
     name = "shortest_path_grid"
+    complexity_doc = "O(k^2 log k) Dijkstra (numba); O(k^3) batched min-plus sweeps (torch)"
     sense = "min"
     event_ndim = 2
     nonnegative = True

@@ -93,6 +93,7 @@ class ILP(Oracle):
     """
 
     name = "ilp"
+    complexity_doc = "NP-hard: branch and bound / CP-SAT search, exponential in the worst case"
     sense = "max"
     sense_doc = "max/min (option)"
     event_ndim = 1

@@ -144,6 +144,7 @@ class Knapsack(Oracle):
     """
 
     name = "knapsack"
+    complexity_doc = "O(n C) time and memory (DP, integer weights); NP-hard in general (CP-SAT)"
     sense = "max"
     event_ndim = 1
     instance_data = {"weights": 1, "capacity": 0}

@@ -39,6 +39,7 @@ class Matching(Oracle):
     """
 
     name = "matching"
+    complexity_doc = "O(n^2 m) for n <= m (shortest augmenting paths)"
     sense = "max"
     event_ndim = 2
     backend = "scipy"

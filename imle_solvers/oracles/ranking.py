@@ -55,6 +55,8 @@ class Ranking(Oracle):
     """
 
     name = "ranking"
+    output_doc = "(n,) ranks; (n, n) with output='permutation'"
+    complexity_doc = "O(n log n): a stable sort"
     sense = "max"
     event_ndim = 1
     device_native = True

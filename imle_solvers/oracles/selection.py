@@ -32,6 +32,7 @@ class TopK(Oracle):
     """
 
     name = "topk"
+    complexity_doc = "O(n log n): a stable sort"
     sense = "max"
     event_ndim = 1
     device_native = True
@@ -75,6 +76,7 @@ class OneHot(Oracle):
     """
 
     name = "onehot"
+    complexity_doc = "O(n)"
     sense = "max"
     event_ndim = 1
     device_native = True

@@ -97,6 +97,7 @@ class SpanningTree(Oracle):
     """
 
     name = "spanning_tree"
+    complexity_doc = "O(E log E): Kruskal with union-find"
     sense = "min"
     sense_doc = "min/max (option)"
     event_ndim = 1

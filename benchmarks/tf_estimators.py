@@ -1,0 +1,163 @@
+"""The TensorFlow front end: import time and the time of one training step, against PyTorch.
+
+Run:  .venv/bin/python benchmarks/tf_estimators.py [--batch 64] [--grid 12] [--repeats 20]
+
+Import time: fresh interpreters running ``import tensorflow``, ``import
+imle_solvers.tf`` (which imports TensorFlow) and ``import imle_solvers,
+torch; imle_solvers.IMLE``, best of ``--import-repeats``; the ratio is
+against ``import tensorflow``.
+
+Step time: one I-MLE step (forward and backward, S = 1, PerturbedTarget) on
+a batch of ``--batch`` instances, for
+
+* ``topk`` — k = grid of grid**2 items: TensorFlow-native ``tf.math.top_k``
+  vs torch's device-native top-k;
+* ``shortest_path_grid`` — the numba Dijkstra on grid x grid maps, through
+  ``tf.numpy_function`` vs the torch adapter; ``raw`` is the two oracle
+  calls alone on numpy input (the floor both estimators pay).
+
+TensorFlow runs eagerly and inside a ``tf.function`` (how Keras ``fit``
+runs it); ratios are against the torch step, measured in the same process,
+best of ``--repeats`` interleaved rounds, every framework on one thread.
+Last, a Keras ``train_on_batch`` step (Adam update included) of a Dense +
+IMLESubsetkLayer model against the Dense layer alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def import_seconds(statement: str, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        best = min(best, float(out.stdout.strip().splitlines()[-1]))
+    return best
+
+
+def best_of(functions: dict, repeats: int) -> dict:
+    for function in functions.values():  # warm up (tracing, numba compilation)
+        function()
+        function()
+    best = dict.fromkeys(functions, float("inf"))
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def step_functions(oracle, theta, weights, *, raw: bool) -> dict:
+    """One I-MLE step per framework for ``loss = <z, weights>``; ``raw``: the two oracle calls alone."""
+    import numpy as np
+    import tensorflow as tf
+    import torch
+
+    import imle_solvers as im
+    import imle_solvers.tf as itf
+
+    theta_tf, weights_tf = tf.Variable(theta), tf.constant(weights)
+    theta_torch, weights_torch = torch.tensor(theta, requires_grad=True), torch.tensor(weights)
+    generator = tf.random.Generator.from_seed(0)
+    torch_generator = torch.Generator().manual_seed(0)
+
+    def tf_step():
+        with tf.GradientTape() as tape:
+            z = itf.imle(theta_tf, oracle, generator=generator)
+            loss = tf.reduce_sum(z * weights_tf)
+        return tape.gradient(loss, theta_tf)
+
+    graph_step = tf.function(tf_step)
+
+    def torch_step():
+        theta_torch.grad = None
+        z = im.imle(theta_torch, oracle, generator=torch_generator)
+        (z * weights_torch).sum().backward()
+        return theta_torch.grad
+
+    def two_oracle_calls():
+        oracle(theta)
+        oracle(np.maximum(theta - weights, 0) if oracle.sense == "min" else theta - weights)
+
+    functions = {"torch": torch_step, "tf eager": tf_step, "tf.function": lambda: graph_step().numpy()}
+    if raw:
+        functions["raw (2 oracle calls)"] = two_oracle_calls
+    return functions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--grid", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--import-repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    statements = {
+        "import tensorflow": "import tensorflow",
+        "import imle_solvers.tf": "import imle_solvers.tf",
+        "import imle_solvers, torch (IMLE)": "import imle_solvers; imle_solvers.IMLE",
+    }
+    seconds = {name: import_seconds(statement, args.import_repeats) for name, statement in statements.items()}
+    print(f"import time, best of {args.import_repeats} fresh interpreters")
+    for name, value in seconds.items():
+        print(f"  {name:36s} {value:6.2f} s  {value / seconds['import tensorflow']:5.2f}x")
+
+    import numpy as np
+    import tensorflow as tf
+    import torch
+
+    import imle_solvers as im
+    import imle_solvers.tf as itf
+
+    torch.set_num_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    rng = np.random.default_rng(0)
+    size, batch = args.grid, args.batch
+
+    rows = []
+    problems = {
+        "topk": (im.get_oracle("topk", k=size), rng.normal(size=(batch, size * size))),
+        "shortest_path_grid": (im.get_oracle("shortest_path_grid"), rng.uniform(0.1, 1.0, size=(batch, size, size))),
+    }
+    for name, (oracle, theta) in problems.items():
+        theta = theta.astype("float32")
+        weights = rng.normal(size=theta.shape).astype("float32")
+        best = best_of(step_functions(oracle, theta, weights, raw=name != "topk"), args.repeats)
+        for label, value in best.items():
+            rows.append((name, label, value, value / best["torch"]))
+
+    # a Keras training step: Dense + IMLESubsetkLayer, Adam update included; baseline: the Dense layer alone
+    n, k = size * size, size
+    x = rng.normal(size=(batch, 32)).astype("float32")
+    y = im.get_oracle("topk", k=k)(rng.normal(size=(batch, n))).astype("float32")
+    models = {}
+    for label, extra in (("keras, Dense only", []), ("keras, + IMLESubsetkLayer", [itf.IMLESubsetkLayer(k, seed=0)])):
+        model = tf.keras.Sequential([tf.keras.Input((32,)), tf.keras.layers.Dense(n), *extra])
+        model.compile(optimizer="adam", loss="mse")
+        models[label] = model
+    keras_best = best_of({label: (lambda m=m: m.train_on_batch(x, y)) for label, m in models.items()}, args.repeats)
+
+    print(f"\none I-MLE step (forward + backward), batch {batch}, grid {size}, 1 thread, best of {args.repeats}")
+    print(f"  {'oracle':20s} {'estimator':22s} {'ms/step':>8s}  vs torch")
+    for name, label, value, ratio in rows:
+        print(f"  {name:20s} {label:22s} {value * 1e3:8.3f}  {ratio:5.2f}x")
+    print(f"\nkeras train_on_batch (Adam), batch {batch}, {n} items, k = {k}")
+    baseline = keras_best["keras, Dense only"]
+    for label, value in keras_best.items():
+        print(f"  {label:43s} {value * 1e3:8.3f}  {value / baseline:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
