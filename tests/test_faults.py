@@ -305,3 +305,18 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
     finally:
         parent.kill()
         parent.stdout.close()
+
+
+def test_dask_workers_without_a_nanny_are_left_alone_with_a_warning():
+    distributed = pytest.importorskip("distributed")
+    # processes=False: the workers are threads of this process, with no nanny; killing one would kill us
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None,
+                                  silence_logs=logging.CRITICAL) as cluster, distributed.Client(cluster) as client:
+        oracle = FunctionOracle(faulty.hangs_briefly, name="hang_inproc").configure(
+            runner=im.ExecutorRunner(client.get_executor(), adaptive=False), timeout=HANG_TIMEOUT)
+        theta = np.ones((4, 2))
+        theta[1, 0] = faulty.HANG_TRIGGER
+        with pytest.warns(im.ImleSolversWarning, match="no nanny to restart them"):
+            with pytest.raises(im.OracleTimeoutError, match="oracle 'hang_inproc'"):
+                oracle(theta)
+        np.testing.assert_array_equal(oracle(np.ones((4, 2))), np.ones((4, 2)))  # the free thread still works
