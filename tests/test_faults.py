@@ -307,6 +307,7 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
         parent.stdout.close()
 
 
+@pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning")  # an in-process worker's own server
 def test_dask_workers_without_a_nanny_are_left_alone_with_a_warning():
     distributed = pytest.importorskip("distributed")
     # processes=False: the workers are threads of this process, with no nanny; killing one would kill us
