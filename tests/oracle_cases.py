@@ -319,3 +319,132 @@ CASES: dict[str, Case] = {
                                sized=lambda rng, batch, size: (rng.random((*batch, size, size)), {}),
                                overflow=_grid_overflows),
 }
+
+
+# ---------------------------------------------------------------------- #
+# Brute-force enumerators of the feasible solutions, per built-in
+# ---------------------------------------------------------------------- #
+def _indicators(n, sets):
+    for chosen in sets:
+        z = np.zeros(n)
+        z[list(chosen)] = 1.0
+        yield z
+
+
+def _topk(k):
+    return lambda theta: _indicators(theta.shape[0], itertools.combinations(range(theta.shape[0]), k))
+
+
+def _onehot(theta):
+    return _indicators(theta.shape[0], ([i] for i in range(theta.shape[0])))
+
+
+def _ranking(theta):
+    n = theta.shape[0]
+    for ranks in itertools.permutations(range(1, n + 1)):
+        yield np.array(ranks, dtype=float)
+
+
+def _matching(theta):
+    rows, cols = theta.shape
+    if rows <= cols:
+        for columns in itertools.permutations(range(cols), rows):
+            z = np.zeros((rows, cols))
+            z[np.arange(rows), columns] = 1.0
+            yield z
+    else:
+        for rows_ in itertools.permutations(range(rows), cols):
+            z = np.zeros((rows, cols))
+            z[rows_, np.arange(cols)] = 1.0
+            yield z
+
+
+def _edge_paths(graph, source, target):
+    """Edge indicators (in list(graph.edges) order) of the simple s-t paths."""
+    index = {}
+    for i, (u, v) in enumerate(graph.edges):
+        index.setdefault((u, v), i)
+        if not graph.is_directed():
+            index.setdefault((v, u), i)
+
+    def enumerate_paths(theta):
+        for nodes in nx.all_simple_paths(graph, source, target):
+            z = np.zeros(graph.number_of_edges())
+            z[[index[(u, v)] for u, v in zip(nodes, nodes[1:])]] = 1.0
+            yield z
+
+    return enumerate_paths
+
+
+def _spanning_trees(graph):
+    edges = list(graph.edges)
+    nodes = {node: i for i, node in enumerate(graph.nodes)}
+
+    def is_tree(chosen):
+        parent = list(range(len(nodes)))
+
+        def find(a):
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        for e in chosen:
+            a, b = find(nodes[edges[e][0]]), find(nodes[edges[e][1]])
+            if a == b:
+                return False
+            parent[a] = b
+        return True
+
+    trees = [c for c in itertools.combinations(range(len(edges)), len(nodes) - 1) if is_tree(c)]
+    return lambda theta: _indicators(len(edges), trees)
+
+
+def _knapsack(theta, weights, capacity):
+    n = theta.shape[0]
+    for bits in itertools.product((0.0, 1.0), repeat=n):
+        z = np.array(bits)
+        if z @ weights <= capacity:
+            yield z
+
+
+def _ilp(theta, A_ub, b_ub):
+    for bits in itertools.product((0.0, 1.0), repeat=theta.shape[0]):
+        z = np.array(bits)
+        if np.all(A_ub @ z <= b_ub):
+            yield z
+
+
+def _grid_paths(k):
+    """Cell indicators of the simple top-left -> bottom-right king-move paths."""
+    graph = nx.Graph()
+    for r, c in itertools.product(range(k), repeat=2):
+        for dr, dc in itertools.product((-1, 0, 1), repeat=2):
+            if (dr, dc) != (0, 0) and 0 <= r + dr < k and 0 <= c + dc < k:
+                graph.add_edge((r, c), (r + dr, c + dc))
+    paths = []
+    for nodes in nx.all_simple_paths(graph, (0, 0), (k - 1, k - 1)):
+        z = np.zeros((k, k))
+        for r, c in nodes:
+            z[r, c] = 1.0
+        paths.append(z)
+    return lambda theta: iter(paths)
+
+
+def _options(name):
+    return CASES[name].options
+
+
+ENUMERATORS = {
+    "topk": lambda: _topk(_options("topk")["k"]),
+    "onehot": lambda: _onehot,
+    "ranking": lambda: _ranking,
+    "matching": lambda: _matching,
+    "shortest_path": lambda: _edge_paths(_options("shortest_path")["graph"], _options("shortest_path")["source"],
+                                         _options("shortest_path")["target"]),
+    "spanning_tree": lambda: _spanning_trees(_options("spanning_tree")["graph"]),
+    "knapsack": lambda: _knapsack,
+    "ilp": lambda: _ilp,
+}
+# Grids: the conformance case is 5 x 5, too many paths to list; optimality runs on 3 x 3 maps.
+GRID_OPTIMALITY_K = 3

@@ -8,16 +8,13 @@ must add theirs.
 
 from __future__ import annotations
 
-import pickle
-
-import cloudpickle
 import numpy as np
 import pytest
-import torch
 
 import imle_solvers as im
 from imle_solvers import registry
-from tests.oracle_cases import CASES, Case
+from imle_solvers.testing import check_oracle
+from tests.oracle_cases import CASES, ENUMERATORS, Case
 
 BUILTINS = sorted(registry._BUILTINS)
 NAMES = sorted(set(BUILTINS) | set(CASES))
@@ -57,31 +54,40 @@ def process_runner():
 
 
 # ---------------------------------------------------------------------- #
-# The suite
+# The suite: the public checker first, then what it does not cover
 # ---------------------------------------------------------------------- #
+def test_every_builtin_has_a_brute_force_enumerator():
+    missing = set(BUILTINS) - {"shortest_path_grid"} - set(ENUMERATORS)
+    assert not missing, f"add a brute-force enumerator to tests/oracle_cases.py::ENUMERATORS for {missing}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_check_oracle_passes(name, process_runner):
+    """imle_solvers.testing.check_oracle: declared capabilities, numpy and torch
+    round trips, batch shapes, empty batch, determinism on serial, threads and
+    processes, pickle and cloudpickle, NaN validation, and optimality against
+    brute-force enumeration (the grid's is in tests/test_testing.py, on 3 x 3
+    maps)."""
+    case = _case(name)
+    rng = np.random.default_rng(0)
+    theta, data = case.theta(rng, (4,)), case.data(rng, (4,))
+    enumerate_solutions = ENUMERATORS[name]() if name in ENUMERATORS else None
+    report = check_oracle(im.get_oracle(name, **case.options), theta, instance_data=data,
+                          enumerate_solutions=enumerate_solutions, runners=("serial", "threads", process_runner))
+    assert report.ok
+    expected_skips = set() if enumerate_solutions else {"optimality"}
+    assert {r.name for r in report.results if r.status == "skipped"} == expected_skips, str(report)
+
+
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_numpy_round_trip(name, dtype):
+def test_numpy_dtypes_round_trip(name, dtype):
     oracle = _make(name)
     theta, data = _batch(name, (4,))
     out = oracle(theta.astype(dtype), **data)
     assert isinstance(out, np.ndarray) and out.dtype == dtype
     assert out.shape == (4, *_out_event(oracle, theta))
     assert np.all(np.isfinite(out)) and np.array_equal(out, np.round(out))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_torch_round_trip(name):
-    oracle = _make(name)
-    theta, data = _batch(name, (4,))
-    torch_data = {k: torch.tensor(v) for k, v in data.items()}
-    for dtype, np_dtype in ((torch.float32, np.float32), (torch.float64, np.float64)):
-        expected = oracle(theta.astype(np_dtype), **data)
-        tensor = torch.tensor(theta, dtype=dtype, requires_grad=True)
-        out = oracle(tensor, **torch_data)
-        assert isinstance(out, torch.Tensor) and out.dtype == dtype and out.device == tensor.device
-        assert not out.requires_grad and tuple(out.shape) == expected.shape
-        np.testing.assert_array_equal(out.numpy(), expected)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -99,39 +105,6 @@ def test_batch_shapes_match_single_instances(name, batch):
     for i in range(flat_theta.shape[0]):
         single = oracle(flat_theta[i], **{k: v[i] for k, v in flat_data.items()})
         np.testing.assert_array_equal(single, flat_out[i])
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_empty_batch(name):
-    oracle = _make(name)
-    theta, data = _batch(name, (0,))
-    out = oracle(theta, **data)
-    assert out.shape == (0, *_out_event(oracle, theta))
-    out = oracle(torch.tensor(theta), **{k: torch.tensor(v) for k, v in data.items()})
-    assert isinstance(out, torch.Tensor) and tuple(out.shape) == (0, *_out_event(oracle, theta))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_same_answers_on_every_runner(name, process_runner):
-    theta, data = _batch(name, (6,), seed=2)
-    expected = _make(name)(theta, **data)
-    for runner in (im.ThreadRunner(2, adaptive=False), process_runner):
-        oracle = _make(name, runner=runner)
-        np.testing.assert_array_equal(oracle(theta, **data), expected, err_msg=repr(runner))
-        np.testing.assert_array_equal(oracle(theta, **data), expected, err_msg=repr(runner))
-        if isinstance(runner, im.ThreadRunner):
-            runner.close()
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_pickling_round_trip(name):
-    oracle = _make(name)
-    theta, data = _batch(name, (5,), seed=3)
-    expected = oracle(theta, **data)
-    for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, pickle.loads)):
-        copy = loads(dumps(oracle))
-        assert copy.name == oracle.name and copy.sense == oracle.sense
-        np.testing.assert_array_equal(copy(theta, **data), expected)
 
 
 @pytest.mark.parametrize("name", NAMES)
