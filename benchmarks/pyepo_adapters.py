@@ -52,7 +52,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import torch
-from grid_oracle import grid_edges  # noqa: E402 - benchmarks/ is on sys.path when a script runs
+from grid_oracle import grid_edges  # benchmarks/ is on sys.path (scripts there, tests add it)
 from ortools.linear_solver import pywraplp
 from pyepo.func.utils import sumGammaDistribution
 from pyepo.model.ort.ortmodel import optOrtModel
