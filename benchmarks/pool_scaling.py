@@ -31,13 +31,18 @@ the default ``pure=True`` Dask keys a task by its arguments, and a batch
 submitted again while its previous result is still held comes back from
 that result without solving: 20x "speedups" that measure nothing). Every
 runner's solutions are checked equal to serial. Each runner is called
-``--warmup`` times first (pools start; the adaptive estimates of the solve
-time and of the pool's round trip settle — an adaptive thread pool starts
-from a guessed round trip of 50 us and learns the real one from its first
-pooled calls); then ``--repeats`` rounds, each calling every runner once in
-turn, so that load from other processes hits them alike; the time is the
-best round (the median is printed too). Speedup = serial time / runner time,
-measured in this process. The load average is printed before and after:
+``--warmup`` times first (40, or fewer once 5 s have passed): pools start,
+and the adaptive estimates of the solve time per instance and of the pool's
+round trip settle. They need that many calls: the first call's time
+includes one-time costs (numba compiling or loading the DP kernel, in this
+process and in every worker: seconds), and the estimate is a moving average
+(0.7 old + 0.3 new) that takes some 30 calls to forget them — until then an
+adaptive pool keeps solving the cheap oracle in the pool. Then
+``--repeats`` rounds, each calling every runner once in turn (rotating the
+order, with a short pause before each call), so that load from other
+processes hits them alike; the time is the best round (the median is
+printed too). Speedup = serial time / runner time, measured in this
+process. The load average is printed before and after:
 on a machine whose 2 cores are busy with other work, no pool reaches 2x.
 
 Floors this checks: 2 processes on 2 cores at least 1.7x on the expensive
@@ -100,21 +105,29 @@ def make_runners(workers: int, client) -> dict:
     return runners
 
 
-def interleaved_times(calls: dict, repeats: int, warmup: int) -> dict:
-    """Seconds of every timed call of each entry; rounds interleave the entries."""
+def interleaved_times(calls: dict, repeats: int, warmup: int, warmup_seconds: float) -> dict:
+    """Seconds of every timed call of each entry. Rounds interleave the
+    entries, each round starting one entry later (so that no runner always
+    follows the same one), with a 20 ms pause before each timed call (so that
+    background work a call leaves behind, e.g. the Dask client's bookkeeping
+    thread, does not land on the next one)."""
     for fn in calls.values():  # pools start, the adaptive estimates settle
-        for _ in range(warmup):
+        start, count = time.perf_counter(), 0
+        while count < warmup and (count < 2 or time.perf_counter() - start < warmup_seconds):
             fn()
+            count += 1
+    labels = list(calls)
     seconds: dict = {label: [] for label in calls}
-    for _ in range(repeats):
-        for label, fn in calls.items():
+    for round_ in range(repeats):
+        for label in labels[round_ % len(labels):] + labels[: round_ % len(labels)]:
+            time.sleep(0.02)
             start = time.perf_counter()
-            fn()
+            calls[label]()
             seconds[label].append(time.perf_counter() - start)
     return seconds
 
 
-def measure(label: str, backend: str, problem: dict, runner_factories: dict, repeats: int, warmup: int) -> list[dict]:
+def measure(label: str, backend: str, problem: dict, runner_factories: dict, args) -> list[dict]:
     data = {key: problem[key] for key in ("weights", "capacity")}
     runners = {name: make() for name, make in runner_factories.items()}
     oracles = {name: im.get_oracle("knapsack", backend=backend, runner=runner) for name, runner in runners.items()}
@@ -123,12 +136,14 @@ def measure(label: str, backend: str, problem: dict, runner_factories: dict, rep
         if not np.array_equal(oracle(problem["theta"], **data), expected):
             raise AssertionError(f"{label}: the {name} runner's solutions differ from serial")
     seconds = interleaved_times({name: (lambda o=oracle: o(problem["theta"], **data)) for name, oracle in oracles.items()},
-                                repeats, warmup)
+                                args.repeats, args.warmup, args.warmup_seconds)
     best = {name: min(times) for name, times in seconds.items()}
     median = {name: float(np.median(times)) for name, times in seconds.items()}
     rows = []
-    for name in runners:
+    for name, runner in runners.items():
+        overhead = None if isinstance(runner, str) else runner.overhead  # measured pool round trip, seconds
         rows.append({"oracle": label, "runner": name, "ms": best[name] * 1e3, "median_ms": median[name] * 1e3,
+                     "round_trip_ms": None if overhead is None else overhead * 1e3,
                      "per_instance_ms": best["serial"] * 1e3 / len(problem["theta"]),
                      "speedup": best["serial"] / best[name], "median_speedup": median["serial"] / median[name]})
     for runner in runners.values():
@@ -156,8 +171,9 @@ def plot(rows: list[dict], path: str, title: str) -> None:
     ax.axhline(0.95, color="tab:red", linestyle=":", linewidth=0.8, label="0.95x floor (adaptive, cheap)")
     ax.set_xticks(np.arange(len(runners)), runners, rotation=15, fontsize=8)
     ax.set_ylabel("speedup vs serial")
+    ax.set_ylim(0, max(2.3, 1.15 * max(r["speedup"] for r in rows)))
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, ncol=2, loc="upper center")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -170,7 +186,8 @@ def main(argv=None):
     parser.add_argument("--items", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--warmup", type=int, default=10, help="untimed calls per runner first")
+    parser.add_argument("--warmup", type=int, default=40, help="untimed calls per runner first (at least 2) ...")
+    parser.add_argument("--warmup-seconds", type=float, default=5.0, help="... or fewer once this many seconds passed")
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--plot", default=None, help="write the speedup chart (PNG) here")
     args = parser.parse_args(argv)
@@ -184,29 +201,38 @@ def main(argv=None):
     cheap = cheap_knapsacks(expensive)
     labels = (f"cpsat, {args.items} items", f"dp, {cheap['theta'].shape[1]} items")
     try:
-        rows = measure(labels[0], "cpsat", expensive, factories, args.repeats, args.warmup)
-        rows += measure(labels[1], "dp", cheap, factories, args.repeats, args.warmup)
+        rows = measure(labels[0], "cpsat", expensive, factories, args)
+        rows += measure(labels[1], "dp", cheap, factories, args)
     finally:
         if client is not None:
             client.close()
             cluster.close()
     after = load_line()
-    print(f"batch {args.batch} knapsacks, {args.workers} workers, {args.warmup} warm-up calls, then best (and median) "
-          f"of {args.repeats} interleaved rounds")
+    print(f"batch {args.batch} knapsacks, {args.workers} workers, up to {args.warmup} warm-up calls "
+          f"(or {args.warmup_seconds:g} s) per runner, then best (and median) of {args.repeats} interleaved rounds")
     print(f"before: {before}; after: {after}")
-    header = f"{'oracle':<18} {'runner':<20} {'ms/call':>9} {'speedup vs serial':>18} {'median ms':>10} {'median speedup':>15}"
+    header = (f"{'oracle':<18} {'runner':<20} {'ms/call':>9} {'speedup vs serial':>18} {'median ms':>10} "
+              f"{'median speedup':>15} {'round trip ms':>14}")
     print(header)
     print("-" * len(header))
     for r in rows:
+        trip = "" if r["round_trip_ms"] is None else f"{r['round_trip_ms']:14.2f}"
         print(f"{r['oracle']:<18} {r['runner']:<20} {r['ms']:9.2f} {r['speedup']:17.2f}x {r['median_ms']:10.2f} "
-              f"{r['median_speedup']:14.2f}x")
+              f"{r['median_speedup']:14.2f}x {trip}")
+    print("round trip: the pool's measured time per call beyond the busiest worker's solving (the runner's own "
+          "estimate, which its adaptive rule uses)")
     serial = {r["oracle"]: r["per_instance_ms"] for r in rows}
     print("serial ms per instance: " + ", ".join(f"{k} {v:.3f}" for k, v in serial.items()))
-    processes = next(r["speedup"] for r in rows if r["oracle"] == labels[0] and r["runner"] == "processes")
+    processes_row = next(r for r in rows if r["oracle"] == labels[0] and r["runner"] == "processes")
+    processes = processes_row["speedup"]
+    serial_ms = next(r["ms"] for r in rows if r["oracle"] == labels[0] and r["runner"] == "serial")
+    idle = serial_ms / (serial_ms / args.workers + processes_row["round_trip_ms"])
     adaptive = [r for r in rows if r["oracle"] == labels[1] and r["runner"] in ("threads", "processes", "dask")]
     worst = min(adaptive, key=lambda r: r["speedup"])
     print(f"floor 1.7x, {args.workers} processes on the expensive oracle: {processes:.2f}x "
-          f"({'met' if processes >= 1.7 else 'MISSED'})")
+          f"({'met' if processes >= 1.7 else 'MISSED'}); with the measured round trip "
+          f"({processes_row['round_trip_ms']:.1f} ms) and {args.workers} idle cores it would be "
+          f"serial / (serial / {args.workers} + round trip) = {idle:.2f}x")
     print(f"floor 0.95x, adaptive runners on the cheap oracle: worst {worst['runner']} {worst['speedup']:.2f}x "
           f"({'met' if worst['speedup'] >= 0.95 else 'MISSED'})")
     if args.plot:
