@@ -3,7 +3,7 @@
 Run (needs the ``bench`` extra: ``pip install 'imle-solvers[bench]'``):
 
     .venv/bin/python benchmarks/vs_pyepo.py oracles  [--sizes 5 12 30] [--repeats 5] [--plot docs/images/vs_pyepo_oracles.png]
-    .venv/bin/python benchmarks/vs_pyepo.py training [--epochs 2] [--train 1000] [--test 1000]
+    .venv/bin/python benchmarks/vs_pyepo.py training [--epochs 3] [--train 1000] [--test 1000]
     .venv/bin/python benchmarks/vs_pyepo.py pyepo-processes [--pyepo-processes 2]
     .venv/bin/python benchmarks/vs_pyepo.py          (oracles and training)
 
@@ -482,7 +482,7 @@ def main(argv=None):
     parser.add_argument("--slow-batch", type=int, default=32, help="maps for networkx and heapq")
     parser.add_argument("--lp-batch", type=int, default=32, help="maps for pyepo-lp at k <= 12 (a quarter above)")
     parser.add_argument("--plot", default=None, help="write the oracle chart (PNG) here")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--train", type=int, default=1000, help="training instances (one epoch)")
     parser.add_argument("--train-batch", type=int, default=32)
     parser.add_argument("--test", type=int, default=1000)
