@@ -26,7 +26,10 @@ Runners, each a fresh oracle configured with it (2 workers each):
   pool, to show what the adaptive rule saves on the cheap oracle.
 
 The Dask cluster is ``LocalCluster(n_workers=2, threads_per_worker=1,
-processes=True)`` reached through ``client.get_executor(pure=False)`` (with
+processes=True)`` reached through ``client.get_executor(pure=False)``,
+measured in a second phase against its own serial baseline (an idle
+cluster's scheduler, nannies and workers take enough CPU to slow every
+runner measured beside them: processes went from 1.4x to 1.05x) (with
 the default ``pure=True`` Dask keys a task by its arguments, and a batch
 submitted again while its previous result is still held comes back from
 that result without solving: 20x "speedups" that measure nothing). Every
@@ -89,20 +92,23 @@ def start_dask(workers: int):
     return cluster, distributed.Client(cluster)
 
 
-def make_runners(workers: int, client) -> dict:
-    runners = {
+def local_runners(workers: int) -> dict:
+    return {
         "serial": lambda: "serial",
         "threads": lambda: ThreadRunner(workers),
         "processes": lambda: ProcessRunner(workers),
         "processes (forced)": lambda: ProcessRunner(workers, adaptive=False),
     }
-    if client is not None:
-        # pure=False: Dask would otherwise key each task by its arguments and hand a
-        # repeated batch its cached result instead of solving it again
-        runners["dask"] = lambda: ExecutorRunner(client.get_executor(pure=False), workers=workers)
-        runners["dask (forced)"] = lambda: ExecutorRunner(client.get_executor(pure=False), workers=workers,
-                                                          adaptive=False)
-    return runners
+
+
+def dask_runners(workers: int, client) -> dict:
+    # pure=False: Dask would otherwise key each task by its arguments and hand a
+    # repeated batch its cached result instead of solving it again
+    return {
+        "serial": lambda: "serial",
+        "dask": lambda: ExecutorRunner(client.get_executor(pure=False), workers=workers),
+        "dask (forced)": lambda: ExecutorRunner(client.get_executor(pure=False), workers=workers, adaptive=False),
+    }
 
 
 def interleaved_times(calls: dict, repeats: int, warmup: int, warmup_seconds: float) -> dict:
@@ -193,20 +199,30 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     before = load_line()
-    cluster, client = (None, None) if args.no_dask else start_dask(args.workers)
-    if client is None and not args.no_dask:
-        print("dask.distributed is not installed: Dask rows skipped (pip install 'imle-solvers[bench]')")
-    factories = make_runners(args.workers, client)
     expensive = knapsacks(args.batch, args.items)
     cheap = cheap_knapsacks(expensive)
     labels = (f"cpsat, {args.items} items", f"dp, {cheap['theta'].shape[1]} items")
-    try:
-        rows = measure(labels[0], "cpsat", expensive, factories, args)
-        rows += measure(labels[1], "dp", cheap, factories, args)
-    finally:
-        if client is not None:
+    factories = local_runners(args.workers)
+    rows = measure(labels[0], "cpsat", expensive, factories, args)
+    rows += measure(labels[1], "dp", cheap, factories, args)
+    # The Dask rows in a phase of their own, against their own serial baseline: an
+    # idle LocalCluster (scheduler, nannies, workers) keeps the cores busy enough
+    # to slow every other runner measured beside it.
+    cluster, client = (None, None) if args.no_dask else start_dask(args.workers)
+    if client is None and not args.no_dask:
+        print("dask.distributed is not installed: Dask rows skipped (pip install 'imle-solvers[bench]')")
+    if client is not None:
+        try:
+            factories = dask_runners(args.workers, client)
+            dask_rows = measure(labels[0], "cpsat", expensive, factories, args)
+            dask_rows += measure(labels[1], "dp", cheap, factories, args)
+        finally:
             client.close()
             cluster.close()
+        for row in dask_rows:
+            if row["runner"] == "serial":
+                row["runner"] = "serial (Dask phase)"
+        rows = [r for label in labels for r in rows + dask_rows if r["oracle"] == label]
     after = load_line()
     print(f"batch {args.batch} knapsacks, {args.workers} workers, up to {args.warmup} warm-up calls "
           f"(or {args.warmup_seconds:g} s) per runner, then best (and median) of {args.repeats} interleaved rounds")
@@ -221,7 +237,7 @@ def main(argv=None):
               f"{r['median_speedup']:14.2f}x {trip}")
     print("round trip: the pool's measured time per call beyond the busiest worker's solving (the runner's own "
           "estimate, which its adaptive rule uses)")
-    serial = {r["oracle"]: r["per_instance_ms"] for r in rows}
+    serial = {r["oracle"]: r["per_instance_ms"] for r in rows if r["runner"] == "serial"}
     print("serial ms per instance: " + ", ".join(f"{k} {v:.3f}" for k, v in serial.items()))
     processes_row = next(r for r in rows if r["oracle"] == labels[0] and r["runner"] == "processes")
     processes = processes_row["speedup"]
