@@ -6,7 +6,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,distributed
+EXTRAS ?= dev,distributed,bench
 
 BIN := $(VENV)/bin
 PY := $(BIN)/python

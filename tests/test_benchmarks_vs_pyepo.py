@@ -1,0 +1,130 @@
+"""The PyEPO adapters of benchmarks/vs_pyepo.py solve the problems they claim
+to, and the benchmark scripts run end to end on tiny settings. The PyEPO
+tests skip without the ``bench`` extra."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import imle_solvers as im
+from imle_solvers.datasets import is_valid_path, path_cost
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def adapters():
+    pytest.importorskip("pyepo")
+    import vs_pyepo
+
+    return vs_pyepo.pyepo_adapters()
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 8])
+def test_vertex_grid_model_finds_paths_of_optimal_cost(adapters, rng, k):
+    oracle = im.get_oracle("shortest_path_grid")
+    model = adapters.VertexGridModel(k)
+    costs = rng.uniform(0.0, 5.0, size=(12, k, k))
+    costs[rng.random(costs.shape) < 0.3] = 0.0  # zero-cost cells: ties and zero-cost cycles for the LP
+    costs[0] = 0.0
+    expected = path_cost(oracle(costs), costs)
+    for i in range(len(costs)):
+        model.setObj(costs[i].reshape(-1))
+        solution, objective = model.solve()
+        path = solution.reshape(k, k)
+        assert set(np.unique(path)) <= {0.0, 1.0}
+        assert is_valid_path(path[None])[0]
+        assert path_cost(path, costs[i]) == pytest.approx(expected[i], abs=1e-9)
+        assert objective == pytest.approx(expected[i], rel=1e-6, abs=1e-6)  # GLOP's tolerances
+
+
+def test_vertex_grid_model_clamps_negative_costs_like_the_estimators(adapters, rng):
+    costs = rng.normal(1.0, 2.0, size=(6, 4, 4))
+    expected = im.get_oracle("shortest_path_grid", negative="clamp")(costs)
+    model = adapters.VertexGridModel(4)
+    for i in range(len(costs)):
+        model.setObj(costs[i].reshape(-1))
+        solution, _ = model.solve()
+        clamped = np.maximum(costs[i], 0.0)
+        assert path_cost(solution.reshape(4, 4), clamped) == pytest.approx(path_cost(expected[i], clamped), abs=1e-9)
+
+
+@pytest.mark.parametrize("grid", [(2, 2), (3, 3), (5, 5), (3, 6)])
+def test_grid_shortest_path_agrees_with_pyepo_on_negative_costs(adapters, rng, grid):
+    from pyepo.model.ort import shortestPathModel
+
+    oracle = adapters.PyepoGridShortestPath(grid)
+    reference = shortestPathModel(grid)
+    costs = rng.normal(0.5, 1.0, size=(20, len(reference.arcs)))  # linear models predict negative costs
+    ours = oracle(costs)
+    for i in range(len(costs)):
+        reference.setObj(costs[i])
+        solution, objective = reference.solve()
+        np.testing.assert_array_equal(ours[i], solution)  # continuous costs: no ties
+        assert float(ours[i] @ costs[i]) == pytest.approx(objective, rel=1e-6, abs=1e-6)  # GLOP's tolerances
+
+
+def test_replayed_noise_makes_our_imle_match_pyepos(adapters, rng):
+    """With PyEPO's noise replayed, our IMLE and PyEPO's implicitMLE give the
+    same forward solutions and the same gradient (5 x 5 grid, continuous
+    costs, so no ties)."""
+    from pyepo.func import implicitMLE
+    from pyepo.func.utils import sumGammaDistribution
+    from pyepo.model.ort import shortestPathModel
+
+    grid = (5, 5)
+    ours = im.IMLE(adapters.PyepoGridShortestPath(grid), noise=adapters.ReplayedSumOfGamma(kappa=5),
+                   target=im.PerturbedTarget(10.0), num_samples=3)
+    theirs = implicitMLE(shortestPathModel(grid), n_samples=3, sigma=1.0, lambd=10.0,
+                         distribution=sumGammaDistribution(kappa=5))
+    costs = torch.tensor(rng.normal(1.0, 1.0, size=(8, 40)), dtype=torch.float32)
+    target = torch.tensor(rng.random((8, 40)) < 0.2, dtype=torch.float32)
+    for _ in range(2):  # the second call draws the next noise on both sides
+        a, b = costs.clone().requires_grad_(), costs.clone().requires_grad_()
+        za, zb = ours(a), theirs(b)
+        torch.testing.assert_close(za, zb, rtol=0, atol=0)
+        (za * (1 - target) + (1 - za) * target).sum().backward()
+        (zb * (1 - target) + (1 - zb) * target).sum().backward()
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=1e-6)
+        assert a.grad.abs().sum() > 0
+
+
+def test_missing_pyepo_names_the_extra(monkeypatch):
+    import vs_pyepo
+
+    monkeypatch.setitem(sys.modules, "pyepo", None)  # import pyepo raises ImportError
+    with pytest.raises(im.MissingDependencyError, match=r"imle-solvers\[bench\]"):
+        vs_pyepo.pyepo_adapters()
+
+
+@pytest.mark.slow
+def test_vs_pyepo_runs_end_to_end(adapters, tmp_path, capsys):
+    import vs_pyepo
+
+    vs_pyepo.main(["oracles", "--sizes", "3", "--repeats", "1", "--batch", "8", "--slow-batch", "4", "--lp-batch", "4",
+                   "--plot", str(tmp_path / "oracles.png")])
+    vs_pyepo.main(["training", "--train", "32", "--test", "16", "--epochs", "1", "--samples", "1",
+                   "--cache-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "all methods returned paths of the optimal cost" in out
+    assert (tmp_path / "oracles.png").stat().st_size > 0
+    for row in ("I-MLE S=1", "DBB", "model only"):
+        assert row in out
+
+
+@pytest.mark.slow
+def test_pool_scaling_runs_end_to_end(tmp_path, capsys):
+    import pool_scaling
+
+    pool_scaling.main(["--batch", "6", "--items", "12", "--repeats", "1", "--warmup", "1", "--no-dask",
+                       "--plot", str(tmp_path / "pool.png")])
+    out = capsys.readouterr().out
+    assert "processes (forced)" in out and "floor 1.7x" in out
+    assert (tmp_path / "pool.png").stat().st_size > 0
