@@ -887,10 +887,14 @@ class _Stats:
         if count <= 0:
             return
         sample = seconds / count
-        if self.seconds_per_instance is None:
+        current = self.seconds_per_instance
+        if current is None or sample < 0.25 * current:
+            # First sample, or a much cheaper one: one-off start-up costs (a
+            # compiled kernel loading on the first call) must not keep a cheap
+            # oracle on the pool for dozens of calls, so the estimate drops at once.
             self.seconds_per_instance = sample
-        else:
-            self.seconds_per_instance = 0.7 * self.seconds_per_instance + 0.3 * sample
+        else:  # otherwise a moving average, robust to one slow call
+            self.seconds_per_instance = 0.7 * current + 0.3 * sample
 
 
 def _stats(oracle) -> _Stats:

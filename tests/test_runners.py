@@ -146,3 +146,14 @@ def test_script_without_main_guard_gets_a_clear_error(tmp_path):
     assert completed.returncode != 0
     assert "__main__" in completed.stderr and "guard" in completed.stderr
     assert "WorkerCrashedError" in completed.stderr
+
+
+def test_cost_estimate_forgets_a_slow_first_call_at_once():
+    from imle_solvers.runners import _Stats
+
+    stats = _Stats()
+    stats.update(3.0, 64)  # a first call that paid a compile
+    stats.update(64 * 1e-5, 64)
+    assert stats.seconds_per_instance == pytest.approx(1e-5)
+    stats.update(64 * 2e-5, 64)  # ordinary variation is averaged
+    assert 1e-5 < stats.seconds_per_instance < 2e-5
