@@ -905,9 +905,15 @@ def _stats(oracle) -> _Stats:
 
 
 def _split(n: int, parts: int) -> list[slice]:
+    """``parts`` contiguous slices of ``range(n)`` whose sizes differ by at most one."""
     parts = max(1, min(parts, n))
-    bounds = np.linspace(0, n, parts + 1).round().astype(int)
-    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    size, extra = divmod(n, parts)
+    slices, start = [], 0
+    for part in range(parts):
+        stop = start + size + (part < extra)
+        slices.append(slice(start, stop))
+        start = stop
+    return slices
 
 
 def plan_chunks(oracle, runner: Runner, n: int) -> int:
@@ -938,6 +944,8 @@ def execute(oracle, theta: np.ndarray, data: dict[str, np.ndarray], *, batch_sha
 
     runner = oracle.runner
     timeout = oracle.timeout
+    if timeout is None and isinstance(runner, SerialRunner):  # the common case, kept lean
+        return _unwrap(oracle, _solve_chunk(oracle, theta, data, None, False), 0, batch_shape, format_index)
     stats = _stats(oracle)
     n = theta.shape[0]
     pieces: list[np.ndarray] = []
