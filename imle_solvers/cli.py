@@ -105,6 +105,15 @@ def _number(*, positive: bool):
     return parse
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except for flags and options that default to nothing."""
+
+    def _get_help_string(self, action):
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _add_train_grid(sub) -> None:
     from .grid_learning import _NOISES, _RUNNERS, _SCHEDULES, ESTIMATORS, GridLearningConfig
 
@@ -116,41 +125,46 @@ def _add_train_grid(sub) -> None:
             "Train a CNN to predict the cost of every cell of a terrain map so that Dijkstra returns the "
             "true shortest path, learning from the true paths alone through a gradient estimator. Data: "
             "synthetic Warcraft-like maps (generated once and cached), or the original Warcraft files with "
-            "--original. Prints a line per epoch (loss, held-out exact-match and cost-optimal %%, time) and "
+            "--original. Prints a line per epoch (loss, held-out exact-match and cost-optimal %, time) and "
             "writes metrics.json, learning_curve.png, examples.png and model.pt to --output."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsFormatter,
     )
     positive, at_least_0 = _int_at_least(1), _int_at_least(0)
     add = parser.add_argument
-    add("--k", "--size", dest="k", type=_int_at_least(2), default=defaults.k, help="grid side (k x k cells)")
+    add("--k", "--size", dest="k", type=_int_at_least(2), default=defaults.k, metavar="K",
+        help="grid side (k x k cells)")
     add("--estimator", choices=ESTIMATORS, default=defaults.estimator, help="gradient estimator")
-    add("--samples", dest="num_samples", type=positive, default=defaults.num_samples,
+    add("--samples", dest="num_samples", metavar="S", type=positive, default=defaults.num_samples,
         help="noise samples per map (imle, aimle, perturbed, fenchel-young)")
-    add("--lambda", dest="lambda_", type=_number(positive=True), default=defaults.lambda_,
+    add("--lambda", dest="lambda_", metavar="LAMBDA", type=_number(positive=True), default=defaults.lambda_,
         help="target step in cost units (imle, blackbox); initial beta (aimle)")
-    add("--noise-temperature", type=_number(positive=False), default=defaults.noise_temperature,
+    add("--noise-temperature", metavar="TAU", type=_number(positive=False), default=defaults.noise_temperature,
         help="noise scale tau (sigma for perturbed and fenchel-young)")
     add("--noise", choices=_NOISES, default=defaults.noise, help="noise distribution")
-    add("--epochs", type=positive, default=defaults.epochs, help="passes over the training maps")
-    add("--train", dest="num_train", type=positive, default=defaults.num_train, help="training maps")
-    add("--val", dest="num_val", type=at_least_0, default=defaults.num_val,
+    add("--epochs", metavar="N", type=positive, default=defaults.epochs, help="passes over the training maps")
+    add("--train", dest="num_train", metavar="N", type=positive, default=defaults.num_train, help="training maps")
+    add("--val", dest="num_val", metavar="N", type=at_least_0, default=defaults.num_val,
         help="validation maps, evaluated after every epoch (0: none)")
-    add("--test", dest="num_test", type=positive, default=defaults.num_test, help="test maps, evaluated at the end")
-    add("--batch-size", type=positive, default=defaults.batch_size, help="maps per step")
-    add("--lr", type=_number(positive=True), default=defaults.lr, help="Adam's peak learning rate")
+    add("--test", dest="num_test", metavar="N", type=positive, default=defaults.num_test,
+        help="test maps, evaluated at the end")
+    add("--batch-size", metavar="N", type=positive, default=defaults.batch_size, help="maps per step")
+    add("--lr", metavar="LR", type=_number(positive=True), default=defaults.lr, help="Adam's peak learning rate")
     add("--schedule", choices=_SCHEDULES, default=defaults.schedule, help="learning-rate schedule")
-    add("--width", type=positive, default=defaults.width, help="channels of the CNN")
-    add("--seed", type=at_least_0, default=defaults.seed, help="model, batch order and noise seed")
-    add("--data-seed", type=at_least_0, default=defaults.data_seed, help="synthetic data set seed")
+    add("--width", metavar="N", type=positive, default=defaults.width, help="channels of the CNN")
+    add("--seed", metavar="N", type=at_least_0, default=defaults.seed, help="model, batch order and noise seed")
+    add("--data-seed", metavar="N", type=at_least_0, default=defaults.data_seed, help="synthetic data set seed")
     add("--runner", choices=_RUNNERS, default=defaults.runner, help="how the oracle runs its batches")
-    add("--threads", type=positive, default=defaults.threads, help="torch intra-op threads")
-    add("--output", dest="output_dir", default="runs/grid", help="output folder")
+    add("--threads", metavar="N", type=positive, default=defaults.threads, help="torch intra-op threads")
+    add("--output", dest="output_dir", metavar="PATH", default="runs/grid", help="output folder")
     add("--original", default=None, metavar="PATH",
         help="a folder of the original Warcraft files ({split}_maps.npy, {split}_vertex_weights.npy, "
              "{split}_shortest_paths.npy) instead of synthetic maps")
-    add("--cache-dir", default=None, help="where synthetic data sets are cached (default: ~/.cache/imle_solvers "
-                                          "or $IMLE_SOLVERS_CACHE)")
+    add("--cache-dir", metavar="PATH", default=None,
+        help="where synthetic data sets are cached (default: $IMLE_SOLVERS_CACHE or ~/.cache/imle_solvers)")
+    add("--augment", action="store_true",
+        help="rotate a random half of each training batch by 180 degrees (better cost-optimal %%, but the labels' "
+             "tie rule is not rotation-invariant, so exact-match %% drops)")
     add("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.set_defaults(handler=_cmd_train_grid, parser=parser)
 

@@ -132,6 +132,12 @@ class GridLearningConfig:
             ``examples.png`` and ``model.pt`` go (``None``: write nothing).
         eval_batch_size: maps per forward pass in :func:`evaluate`.
         num_examples: maps in ``examples.png``.
+        augment: rotate a random half of every training batch by 180
+            degrees (image and path). The rotation swaps the two corners
+            of the path, so the rotated path is an optimal path of the
+            rotated map; it keeps the direction of every texture stripe
+            (vertical, horizontal, diagonal), so rotated maps look like
+            maps of the same distribution.
 
     Example:
         >>> config = GridLearningConfig(estimator="blackbox", epochs=2)
@@ -150,8 +156,8 @@ class GridLearningConfig:
     lambda_: float = 1.0
     noise_temperature: float = 1.0
     noise: str = "gumbel"
-    epochs: int = 8
-    num_train: int = 4000
+    epochs: int = 5
+    num_train: int = 10_000
     num_val: int = 500
     num_test: int = 1000
     batch_size: int = 32
@@ -164,12 +170,13 @@ class GridLearningConfig:
     seed: int = 0
     data_seed: int = 0
     runner: str = "serial"
-    threads: int | None = 2
+    threads: int | None = 1
     original: str | None = None
     cache_dir: str | None = None
     output_dir: str | None = None
     eval_batch_size: int = 250
     num_examples: int = 4
+    augment: bool = False
 
     def validate(self) -> GridLearningConfig:
         """Check every field; raise :class:`~imle_solvers.InvalidInputError`
@@ -215,6 +222,8 @@ class GridLearningConfig:
             raise bad("runner", f"in {_RUNNERS}")
         if self.threads is not None and (not is_int(self.threads) or self.threads < 1):
             raise bad("threads", "to be an int >= 1 or None")
+        if not isinstance(self.augment, bool):
+            raise bad("augment", "to be a bool")
         if self.original is not None and not Path(self.original).expanduser().is_dir():
             raise bad("original", "to be a folder holding the original Warcraft .npy files")
         return self
@@ -349,8 +358,9 @@ def build_estimator(config: GridLearningConfig, oracle: Any, *, generator: torch
 
     ``imle``: :class:`~imle_solvers.IMLE` with
     ``PerturbedTarget(lambda_)``; ``aimle``: IMLE with
-    ``AdaptiveTarget(beta=lambda_, target_nonzeros=2k)`` (about one detour
-    per map: a path that changes course rewrites a few cells on each side);
+    ``AdaptiveTarget(beta=lambda_, target_nonzeros=2)`` (the target path
+    differs from the sampled one in about two cells, one cell swapped for
+    another; 8 or 2k wanted non-zeros learned more slowly in a short sweep);
     ``blackbox``: :class:`~imle_solvers.Blackbox` ``(lambda_)``;
     ``perturbed``: :class:`~imle_solvers.PerturbedOptimizer`;
     ``fenchel-young``: :class:`~imle_solvers.FenchelYoungLoss`;
@@ -369,7 +379,7 @@ def build_estimator(config: GridLearningConfig, oracle: Any, *, generator: torch
         return IMLE(oracle, noise=_make_noise(config), target=PerturbedTarget(config.lambda_),
                     num_samples=config.num_samples, noise_temperature=config.noise_temperature, generator=generator)
     if name == "aimle":
-        target = AdaptiveTarget(beta=config.lambda_, target_nonzeros=2.0 * config.k)
+        target = AdaptiveTarget(beta=config.lambda_, target_nonzeros=2.0)
         return IMLE(oracle, noise=_make_noise(config), target=target, num_samples=config.num_samples,
                     noise_temperature=config.noise_temperature, generator=generator)
     if name == "blackbox":
@@ -526,11 +536,11 @@ def evaluate(
 # pictures
 
 
-def _canvas(width: float, height: float):
+def _canvas(width: float, height: float, dpi: int = 100):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), dpi=100)
+    figure = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(figure)
     return figure
 
@@ -570,6 +580,10 @@ def plot_learning_curve(history: list[dict[str, Any]], path: str | os.PathLike, 
     accuracy_axes.set_ylim(0, 100)
     accuracy_axes.set_title("held-out paths")
     accuracy_axes.grid(alpha=0.3)
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (loss_axes, accuracy_axes):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         figure.suptitle(title)
     figure.tight_layout()
@@ -585,20 +599,25 @@ def plot_examples(
     predicted_costs: np.ndarray,
     path: str | os.PathLike,
     *,
+    true_costs: np.ndarray | None = None,
     optimal: np.ndarray | None = None,
     title: str | None = None,
+    dpi: int = 80,
 ) -> Path:
     """A row per map: the image, the true path, the predicted path (both
-    drawn over the image), and the predicted cost map, as a PNG.
+    drawn over the image), the predicted cost map and, if given, the true
+    one, as a PNG.
 
     Args:
         images: uint8 ``(n, 3, H, W)``.
         true_paths, predicted_paths: 0/1 ``(n, k, k)``.
         predicted_costs: ``(n, k, k)``.
         path: the PNG to write.
+        true_costs: optional ``(n, k, k)``, drawn in a last column.
         optimal: optional bools ``(n,)``: whether each prediction is
             cost-optimal (shown in the panel's title).
         title: the figure's title.
+        dpi: resolution.
 
     Example:
         >>> import numpy as np, tempfile, pathlib
@@ -610,8 +629,9 @@ def plot_examples(
         True
     """
     n, k = len(images), true_paths.shape[-1]
-    figure = _canvas(8.4, 2.2 * n + (0.4 if title else 0.0))
-    axes = figure.subplots(n, 4, squeeze=False)
+    columns = 4 if true_costs is None else 5
+    figure = _canvas(2.1 * columns, 2.1 * n + (0.4 if title else 0.0), dpi=dpi)
+    axes = figure.subplots(n, columns, squeeze=False)
     side = images.shape[-1]
     centres = (np.arange(k) + 0.5) * side / k
     for row in range(n):
@@ -623,14 +643,20 @@ def plot_examples(
             if cells is not None:
                 rows, cols = np.nonzero(np.asarray(cells) > 0.5)
                 colour = "white" if column == 1 else "red"
-                axis.scatter(centres[cols], centres[rows], s=16, c=colour, edgecolors="black", linewidths=0.5)
+                axis.scatter(centres[cols], centres[rows], s=14, c=colour, edgecolors="black", linewidths=0.5)
             label = name
             if column == 2 and optimal is not None:
                 label += " (optimal)" if bool(optimal[row]) else " (costlier)"
             axis.set_title(label, fontsize=8)
-        heat = axes[row, 3].imshow(predicted_costs[row], cmap="viridis", interpolation="nearest")
-        axes[row, 3].set_title("predicted costs", fontsize=8)
-        figure.colorbar(heat, ax=axes[row, 3], fraction=0.046, pad=0.04)
+        maps = [("predicted costs", predicted_costs[row])]
+        if true_costs is not None:
+            maps.append(("true costs", true_costs[row]))
+        for offset, (name, values) in enumerate(maps):
+            axis = axes[row, 3 + offset]
+            heat = axis.imshow(values, cmap="viridis", interpolation="nearest")
+            axis.set_title(name, fontsize=8)
+            colourbar = figure.colorbar(heat, ax=axis, fraction=0.046, pad=0.04)
+            colourbar.ax.tick_params(labelsize=7)
         for axis in axes[row]:
             axis.set_xticks([])
             axis.set_yticks([])
@@ -788,12 +814,16 @@ def _train(config, data, log, progress) -> GridLearningResult:
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", leave=False, unit="step")
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", leave=False, unit="step",
+                       mininterval=0.5)
         total_loss = 0.0
         for step in steps:
             index = order[step * batch_size : (step + 1) * batch_size]
-            costs = model(train_images[index])  # (B, k, k)
-            loss = _batch_loss(estimator, fenchel_young, costs, train_paths[index])  # (B,)
+            images, paths = train_images[index], train_paths[index]
+            if config.augment:
+                images, paths = _rotate_half(images, paths, generator)
+            costs = model(images)  # (B, k, k)
+            loss = _batch_loss(estimator, fenchel_young, costs, paths)  # (B,)
             optimiser.zero_grad(set_to_none=True)
             loss.sum().backward()
             optimiser.step()
@@ -849,6 +879,18 @@ def _train(config, data, log, progress) -> GridLearningResult:
     return result
 
 
+def _rotate_half(images, paths, generator):
+    """Rotate a random half of the maps (images ``(B, 3, H, W)``, paths
+    ``(B, k, k)``) by 180 degrees."""
+    import torch
+
+    flip = torch.rand(images.shape[0], generator=generator) < 0.5  # (B,)
+    images, paths = images.clone(), paths.clone()
+    images[flip] = images[flip].flip(-2, -1)
+    paths[flip] = paths[flip].flip(-2, -1)
+    return images, paths
+
+
 def _write_json(result: GridLearningResult) -> None:
     path = Path(result.files["metrics"])
     path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
@@ -870,7 +912,7 @@ def _write_outputs(result: GridLearningResult, test: GridPathData, costs: np.nda
         optimal = cost_optimal(paths[:shown], test.costs[:shown], test.paths[:shown])
         result.files["examples"] = str(
             plot_examples(test.images[:shown], test.paths[:shown], paths[:shown], costs[:shown],
-                          folder / "examples.png", optimal=optimal, title=title)
+                          folder / "examples.png", true_costs=test.costs[:shown], optimal=optimal, title=title)
         )
     import torch
 

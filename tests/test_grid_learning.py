@@ -211,3 +211,26 @@ def test_cli_reports_a_broken_original_folder(tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "imle-solvers train-grid: error:" in err and "train_vertex_weights.npy" in err
+
+
+def test_rotation_augmentation_keeps_paths_optimal(tiny_data):
+    # A rotated map's rotated label is an optimal path of the rotated costs (cost equal
+    # to the labeller's optimum), and the images turn with the paths.
+    from imle_solvers.datasets import grid_shortest_paths, path_cost
+    from imle_solvers.grid_learning import _rotate_half
+
+    train = tiny_data[0]
+    images, paths = torch.from_numpy(train.images[:32]), torch.from_numpy(train.paths[:32]).float()
+    rotated_images, rotated_paths = _rotate_half(images, paths, torch.Generator().manual_seed(0))
+    turned = (rotated_paths != paths).flatten(1).any(1).numpy() | (rotated_images != images).flatten(1).any(1).numpy()
+    assert 4 <= turned.sum() <= 28  # about half of the maps
+    costs = train.costs[:32].copy()
+    costs[turned] = costs[turned][:, ::-1, ::-1]
+    assert np.allclose(path_cost(rotated_paths.numpy(), costs), path_cost(grid_shortest_paths(costs), costs))
+    assert torch.equal(rotated_images[turned], images[turned].flip(-2, -1))
+    assert torch.equal(rotated_images[~turned], images[~turned])
+
+
+def test_augmented_training_runs(tiny_data):
+    result = train_grid(_tiny(augment=True, num_val=0), data=(tiny_data[0], None, tiny_data[2]))
+    assert result.history[0]["val"] is None and np.isfinite(result.history[0]["loss"])
