@@ -130,7 +130,7 @@ def test_bad_configurations_are_refused(overrides, message):
 
 
 def test_wrong_map_size_is_refused(tiny_data):
-    with pytest.raises(InvalidInputError, match="expected 8 x 8 maps"):
+    with pytest.raises(InvalidInputError, match="expected 8 x 8 maps \\(config.k\\), but found 6 x 6 training maps"):
         train_grid(_tiny(k=8), data=tiny_data)
 
 
