@@ -1,6 +1,9 @@
 # Two commands a newcomer needs:
-#   make demo   set up .venv and run the main job
+#   make demo   set up .venv and run the main job: learn shortest paths on
+#               12x12 grid maps from the paths alone (about 2-3 minutes on
+#               2 CPU cores; results in runs/demo/)
 #   make test   set up .venv and run the test suite
+# Also: make oracles (the table of registered oracles), make lint.
 # Torch is installed first from a pin you can override, e.g.
 #   make test TORCH_SPEC="torch==2.14.1"
 PYTHON ?= python3
@@ -13,7 +16,7 @@ PY := $(BIN)/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.imle-solvers-installed
 
-.PHONY: install test demo lint docs clean
+.PHONY: install test demo oracles lint docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +41,9 @@ docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
 demo: install
+	$(BIN)/imle-solvers train-grid --output runs/demo
+
+oracles: install
 	$(BIN)/imle-solvers oracles
 
 lint: install

@@ -4,12 +4,18 @@ Subcommands:
 
 * ``imle-solvers oracles`` — a table of the registered oracles: name, sense,
   event shape, backend and whether its optional dependencies import.
+* ``imle-solvers train-grid`` — learn shortest paths on grid maps from the
+  paths alone (the Warcraft experiment; :mod:`imle_solvers.grid_learning`):
+  a progress bar and a line per epoch, then ``metrics.json``, a learning
+  curve and a picture of test maps in the output folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
+import math
 import sys
 from collections.abc import Sequence
 
@@ -70,6 +76,133 @@ def _cmd_oracles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, but found {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, but found {value}")
+        return value
+
+    parse.__name__ = f"int>={low}"
+    return parse
+
+
+def _number(*, positive: bool):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, but found {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"expected a finite number {'> 0' if positive else '>= 0'}, "
+                                             f"but found {text!r}")
+        return value
+
+    parse.__name__ = "number>0" if positive else "number>=0"
+    return parse
+
+
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except for flags and options that default to nothing."""
+
+    def _get_help_string(self, action):
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _add_train_grid(sub) -> None:
+    from .grid_learning import _NOISES, _RUNNERS, _SCHEDULES, ESTIMATORS, GridLearningConfig
+
+    defaults = GridLearningConfig()
+    parser = sub.add_parser(
+        "train-grid",
+        help="learn shortest paths on grid maps from the paths alone (the Warcraft experiment)",
+        description=(
+            "Train a CNN to predict the cost of every cell of a terrain map so that Dijkstra returns the "
+            "true shortest path, learning from the true paths alone through a gradient estimator. Data: "
+            "synthetic Warcraft-like maps (generated once and cached), or the original Warcraft files with "
+            "--original. Prints a line per epoch (loss, held-out exact-match and cost-optimal %, time) and "
+            "writes metrics.json, learning_curve.png, examples.png and model.pt to --output."
+        ),
+        formatter_class=_DefaultsFormatter,
+    )
+    positive, at_least_0 = _int_at_least(1), _int_at_least(0)
+    add = parser.add_argument
+    add("--k", "--size", dest="k", type=_int_at_least(2), default=defaults.k, metavar="K",
+        help="grid side (k x k cells)")
+    add("--estimator", choices=ESTIMATORS, default=defaults.estimator, help="gradient estimator")
+    add("--samples", dest="num_samples", metavar="S", type=positive, default=defaults.num_samples,
+        help="noise samples per map (imle, aimle, perturbed, fenchel-young)")
+    add("--lambda", dest="lambda_", metavar="LAMBDA", type=_number(positive=True), default=defaults.lambda_,
+        help="target step in cost units (imle, blackbox); initial beta (aimle)")
+    add("--noise-temperature", metavar="TAU", type=_number(positive=False), default=defaults.noise_temperature,
+        help="noise scale tau (sigma for perturbed and fenchel-young)")
+    add("--noise", choices=_NOISES, default=defaults.noise, help="noise distribution")
+    add("--epochs", metavar="N", type=positive, default=defaults.epochs, help="passes over the training maps")
+    add("--train", dest="num_train", metavar="N", type=positive, default=defaults.num_train, help="training maps")
+    add("--val", dest="num_val", metavar="N", type=at_least_0, default=defaults.num_val,
+        help="validation maps, evaluated after every epoch (0: none)")
+    add("--test", dest="num_test", metavar="N", type=positive, default=defaults.num_test,
+        help="test maps, evaluated at the end")
+    add("--batch-size", metavar="N", type=positive, default=defaults.batch_size, help="maps per step")
+    add("--lr", metavar="LR", type=_number(positive=True), default=defaults.lr, help="Adam's peak learning rate")
+    add("--schedule", choices=_SCHEDULES, default=defaults.schedule, help="learning-rate schedule")
+    add("--width", metavar="N", type=positive, default=defaults.width, help="channels of the CNN")
+    add("--seed", metavar="N", type=at_least_0, default=defaults.seed, help="model, batch order and noise seed")
+    add("--data-seed", metavar="N", type=at_least_0, default=defaults.data_seed, help="synthetic data set seed")
+    add("--runner", choices=_RUNNERS, default=defaults.runner, help="how the oracle runs its batches")
+    add("--threads", metavar="N", type=positive, default=defaults.threads, help="torch intra-op threads")
+    add("--output", dest="output_dir", metavar="PATH", default="runs/grid", help="output folder")
+    add("--original", default=None, metavar="PATH",
+        help="a folder of the original Warcraft files ({split}_maps.npy, {split}_vertex_weights.npy, "
+             "{split}_shortest_paths.npy) instead of synthetic maps")
+    add("--cache-dir", metavar="PATH", default=None,
+        help="where synthetic data sets are cached (default: $IMLE_SOLVERS_CACHE or ~/.cache/imle_solvers)")
+    add("--augment", action="store_true",
+        help="rotate a random half of each training batch by 180 degrees (better cost-optimal %%, but the labels' "
+             "tie rule is not rotation-invariant, so exact-match %% drops)")
+    add("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    parser.set_defaults(handler=_cmd_train_grid, parser=parser)
+
+
+def _cmd_train_grid(args: argparse.Namespace) -> int:
+    from .errors import ImleSolversError
+    from .grid_learning import GridLearningConfig, train_grid
+
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(GridLearningConfig) if hasattr(args, f.name)}
+    config = GridLearningConfig(**options)
+    try:
+        config.validate()
+    except ImleSolversError as error:
+        args.parser.error(str(error))
+    if config.original is None:
+        source = "synthetic Warcraft-like maps"
+    else:
+        source = f"original Warcraft files in {config.original}"
+
+    def log(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    log(f"train-grid: {config.estimator} on {config.k}x{config.k} {source}: {config.num_train} train / "
+        f"{config.num_val} val / {config.num_test} test maps, {config.epochs} epochs of batch {config.batch_size}, "
+        f"{config.threads} torch thread(s)")
+
+    try:
+        result = train_grid(config, log=log, progress=args.progress)
+    except (ImleSolversError, FileNotFoundError, NotADirectoryError) as error:
+        sys.stderr.write(f"imle-solvers train-grid: error: {error}\n")
+        return 1
+    for name in ("metrics", "learning_curve", "examples", "model"):
+        if name in result.files:
+            log(f"wrote {result.files[name]}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imle-solvers",
@@ -78,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     oracles = sub.add_parser("oracles", help="list the registered oracles")
     oracles.set_defaults(handler=_cmd_oracles)
+    _add_train_grid(sub)
     return parser
 
 
