@@ -10,9 +10,6 @@
   ``examples/<name>.md`` — its markdown cells as prose, its code cells as
   code — listed under "Examples" in the navigation, so an example added by
   anyone appears without editing ``mkdocs.yml``.
-* nav entries for pages written on other branches (:data:`PAGES_FROM_OTHER_BRANCHES`)
-  are dropped, with a log line, when the page does not exist; every other
-  missing page still fails ``mkdocs build --strict``.
 """
 
 from __future__ import annotations
@@ -30,7 +27,6 @@ log = logging.getLogger("mkdocs.hooks.imle_solvers")
 CATALOGUE_MARKER = "<!-- oracle-catalogue -->"
 EXAMPLES_DIR = ROOT / "examples"
 #: Pages owned by other work streams; the nav lists them, the build tolerates their absence.
-PAGES_FROM_OTHER_BRANCHES = ("grid_learning.md", "tensorflow.md", "failure_modes.md")
 
 
 # ---------------------------------------------------------------------- #
@@ -179,20 +175,16 @@ def example_page(script: Path) -> str:
 # ---------------------------------------------------------------------- #
 # MkDocs events
 # ---------------------------------------------------------------------- #
-def _walk_nav(nav, docs_dir: Path):
-    """The nav without entries for missing pages of other branches, and with
-    the example pages under "Examples"."""
+def _walk_nav(nav):
+    """The nav with the example pages under "Examples"."""
     out = []
     for item in nav:
         if isinstance(item, dict):
             (title, value), = item.items()
             if isinstance(value, list):
-                value = _walk_nav(value, docs_dir)
+                value = _walk_nav(value)
                 if not value:
                     continue
-            elif isinstance(value, str) and value in PAGES_FROM_OTHER_BRANCHES and not (docs_dir / value).exists():
-                log.info("nav: %s is not in this checkout (written on another branch); left out", value)
-                continue
             elif value == "examples.md":
                 examples = [{example_title(s): f"examples/{s.stem}.md"} for s in example_scripts()]
                 value = ["examples.md", *examples]
@@ -215,7 +207,7 @@ def _use_this_checkout() -> None:
 
 def on_config(config, **kwargs):
     _use_this_checkout()
-    config["nav"] = _walk_nav(config["nav"], Path(config["docs_dir"]))
+    config["nav"] = _walk_nav(config["nav"])
     return config
 
 

@@ -73,8 +73,9 @@ __all__ = [
     "training_loss",
 ]
 
-#: The estimators :func:`train_grid` knows, by their command-line names.
 ESTIMATORS: tuple[str, ...] = ("imle", "aimle", "blackbox", "perturbed", "fenchel-young", "straight-through")
+"""The estimators :func:`train_grid` knows, by their command-line names
+(``GridLearningConfig.estimator`` and ``imle-solvers train-grid --estimator``)."""
 _NOISES = ("gumbel", "sum-of-gamma", "normal")
 _SCHEDULES = ("onecycle", "cosine", "constant")
 _RUNNERS = ("serial", "threads", "processes")
@@ -253,6 +254,16 @@ class GridLearningResult:
             number of maps per split actually used.
         model: the trained network (in eval mode).
         files: name -> path of every file written.
+
+    Example:
+        >>> from imle_solvers.datasets import generate_synthetic_warcraft
+        >>> data = (generate_synthetic_warcraft(16, k=6), None, generate_synthetic_warcraft(4, k=6, seed=1))
+        >>> config = GridLearningConfig(k=6, epochs=2, batch_size=8, width=4, threads=None)
+        >>> result = train_grid(config, data=data)
+        >>> [record["epoch"] for record in result.history], result.test["num_maps"], result.data["source"]
+        ([1, 2], 4, 'synthetic')
+        >>> sorted(result.to_dict())  # metrics.json holds these, when an output folder is given
+        ['config', 'data', 'environment', 'files', 'history', 'test', 'timings']
     """
 
     config: GridLearningConfig

@@ -1,7 +1,7 @@
 """The documentation covers the public API, and the generated pages build.
 
 * every public name (``imle_solvers.__all__``, and the ``__all__`` of
-  ``imle_solvers.testing``, ``imle_solvers.datasets`` and, when TensorFlow
+  ``imle_solvers.testing``, ``imle_solvers.datasets``, ``imle_solvers.grid_learning`` and, when TensorFlow
   is installed, ``imle_solvers.tf``) has a docstring —
   read by griffe, as the API pages render it — and a ``::: identifier``
   entry on a page under ``docs/api/`` that resolves to the same object;
@@ -26,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PAGES = sorted((ROOT / "docs" / "api").glob("*.md"))
-PUBLIC_MODULES = ("imle_solvers", "imle_solvers.testing", "imle_solvers.datasets")
+PUBLIC_MODULES = ("imle_solvers", "imle_solvers.testing", "imle_solvers.datasets", "imle_solvers.grid_learning")
 # public modules that need an optional dependency; their names are checked when it is installed
 OPTIONAL_PUBLIC_MODULES = ("imle_solvers.tf",)
 _IDENTIFIER = re.compile(r"^:::\s+(\S+)\s*$", re.MULTILINE)
@@ -154,15 +154,13 @@ def test_every_example_renders_as_a_page(hooks):
         assert f"python examples/{script.name} --smoke" in page
 
 
-def test_nav_leaves_out_only_missing_pages_of_other_branches(hooks, tmp_path):
-    (tmp_path / "tensorflow.md").write_text("# TF\n")
-    nav = [{"Home": "index.md"}, {"Guides": [{"G": "grid_learning.md"}, {"T": "tensorflow.md"}]},
-           {"Mine": "mine.md"}, {"Examples": "examples.md"}]
-    walked = hooks._walk_nav(nav, tmp_path)
-    assert walked[1] == {"Guides": [{"T": "tensorflow.md"}]}  # grid_learning.md is missing: dropped
-    assert walked[2] == {"Mine": "mine.md"}  # a missing page of ours stays (and fails --strict)
-    examples = walked[3]["Examples"]
+def test_nav_lists_every_example_under_examples(hooks):
+    nav = [{"Home": "index.md"}, {"Guides": [{"G": "grid_learning.md"}]}, {"Examples": "examples.md"}]
+    walked = hooks._walk_nav(nav)
+    assert walked[:2] == nav[:2]
+    examples = walked[2]["Examples"]
     assert examples[0] == "examples.md" and len(examples) == 1 + len(hooks.example_scripts())
+    assert any("examples/grid_shortest_path.md" in entry.values() for entry in examples[1:])
 
 
 # ---------------------------------------------------------------------- #
