@@ -11,9 +11,10 @@ one torch thread per run) in its own process, ``--jobs`` at a time. Results
 are appended to a JSON-lines file (default ``benchmarks/results/grid_k{k}.jsonl``),
 so an interrupted benchmark resumes where it stopped; ``--fresh`` starts over.
 
-Settings per estimator (``SETTINGS`` below) were picked by a short sweep of
-the step, the noise scale and the noise type (375 steps of batch 32 on 4,000
-maps, seed 0; see docs/benchmarks.md); the rest is shared. The table is the
+Settings per estimator (``SETTINGS`` below) are set by hand — I-MLE's from
+the demo's short runs (docs/grid_learning.md, "Why these settings"), the
+others at their usual values — not found by a search per estimator; the rest
+is shared, and every row of the table states its own. The table is the
 papers' (Vlastelica et al. 2020, Table 1; Niepert et al. 2021, Table 3):
 cost-optimal % is the share of predicted paths whose true cost is optimal,
 exact % the share equal to the label (ties are common on these maps, so
