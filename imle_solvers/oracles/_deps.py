@@ -10,11 +10,13 @@ to install.
 from __future__ import annotations
 
 import importlib
+import threading
+from collections.abc import Callable
 from types import ModuleType
 
 from ..errors import MissingDependencyError
 
-__all__ = ["require"]
+__all__ = ["require", "compiled"]
 
 # module -> the distribution that provides it
 _DISTRIBUTIONS = {
@@ -49,3 +51,27 @@ def require(module: str, *, needed_for: str) -> ModuleType:
             f"({error}). It is a dependency of imle-solvers: reinstall with `pip install imle-solvers` "
             f"or install it alone with `pip install {distribution}`."
         ) from error
+
+
+class compiled:  # noqa: N801 (used like a function)
+    """``fn`` compiled with numba (``njit(nogil=True, cache=True)``) on the first
+    call, numba imported then; later calls reuse the kernel. Thread-safe.
+    ``fn`` must live in a module file (numba's on-disk cache needs one):
+    ``_kernel = compiled(_dp_chunk, needed_for="knapsack backend 'dp'")`` at
+    module level, then ``_kernel(values, weights, ...)``.
+    """
+
+    def __init__(self, fn: Callable, *, needed_for: str):
+        self._fn, self._needed_for = fn, needed_for
+        self._kernel: Callable | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, *args):
+        kernel = self._kernel
+        if kernel is None:
+            with self._lock:
+                if self._kernel is None:
+                    numba = require("numba", needed_for=self._needed_for)
+                    self._kernel = numba.njit(nogil=True, cache=True)(self._fn)
+                kernel = self._kernel
+        return kernel(*args)

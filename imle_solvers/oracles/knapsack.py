@@ -3,12 +3,10 @@ integer weights, OR-Tools CP-SAT otherwise)."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from . import _mip
-from ._deps import require
+from ._deps import compiled
 from .base import InstanceFailure, Oracle
 
 __all__ = ["Knapsack"]
@@ -69,17 +67,7 @@ def _normalised(values: np.ndarray) -> np.ndarray:
         return np.ldexp(values, -top[:, None])
 
 
-_KERNEL = None
-_KERNEL_LOCK = threading.Lock()
-
-
-def _kernel():
-    global _KERNEL
-    with _KERNEL_LOCK:
-        if _KERNEL is None:
-            numba = require("numba", needed_for="knapsack backend 'dp'")
-            _KERNEL = numba.njit(nogil=True, cache=True)(_dp_chunk)
-    return _KERNEL
+_kernel = compiled(_dp_chunk, needed_for="knapsack backend 'dp'")
 
 
 class Knapsack(Oracle):
@@ -224,7 +212,7 @@ class Knapsack(Oracle):
         z = np.zeros((m, n), dtype=np.float64)
         if use_dp.any():
             int_weights = np.where(use_dp[:, None], weights, 0.0).astype(np.int64)
-            _kernel()(_normalised(values), int_weights, np.where(use_dp, dp_capacity, 0).astype(np.int64), use_dp, z)
+            _kernel(_normalised(values), int_weights, np.where(use_dp, dp_capacity, 0).astype(np.int64), use_dp, z)
         for i in np.flatnonzero(~use_dp):
             useful = (values[i] > 0) & (weights[i] <= capacity[i])
             try:

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from ..errors import InfeasibleError
-from ._deps import require
+from ._deps import compiled, require
 from .base import Oracle
 
 __all__ = ["SpanningTree"]
@@ -46,17 +44,7 @@ def _kruskal(order, tails, heads, num_nodes, z):  # pragma: no cover - compiled 
     return found
 
 
-_KERNEL = None
-_KERNEL_LOCK = threading.Lock()
-
-
-def _kernel():
-    global _KERNEL
-    with _KERNEL_LOCK:
-        if _KERNEL is None:
-            numba = require("numba", needed_for="the spanning_tree oracle")
-            _KERNEL = numba.njit(nogil=True, cache=True)(_kruskal)
-    return _KERNEL
+_kernel = compiled(_kruskal, needed_for="the spanning_tree oracle")
 
 
 class SpanningTree(Oracle):
@@ -137,7 +125,7 @@ class SpanningTree(Oracle):
         keys = weights if self.sense == "min" else -weights
         order = np.argsort(keys, axis=1, kind="stable")  # (m, E): ties keep edge-index order
         z = np.zeros(weights.shape, dtype=np.float64)
-        found = _kernel()(order, self._tails, self._heads, len(self.nodes), z)
+        found = _kernel(order, self._tails, self._heads, len(self.nodes), z)
         short = np.flatnonzero(found < len(self.nodes) - 1)
         if short.size:
             raise InfeasibleError(
