@@ -16,49 +16,17 @@ index wins), no host copy, and usable under XLA.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from .._checks import check_num_samples, check_number, check_reduction, sense_sign
 from ..errors import InvalidInputError
 from ..oracles.selection import OneHot, TopK
 
 __all__ = ["OracleCall", "sense_sign", "check_num_samples", "check_number", "check_reduction"]
-
-
-def sense_sign(owner: str, oracle: Any) -> float:
-    """``+1.0`` for a max-sense oracle, ``-1.0`` for a min-sense one."""
-    if not callable(oracle):
-        raise InvalidInputError(f"{owner}: expected an Oracle, but found {type(oracle).__name__} (not callable)")
-    sense = getattr(oracle, "sense", None)
-    if sense == "max":
-        return 1.0
-    if sense == "min":
-        return -1.0
-    raise InvalidInputError(f"{owner}: expected an oracle with sense 'max' or 'min', but found sense={sense!r}")
-
-
-def check_num_samples(owner: str, num_samples: Any) -> int:
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-        raise InvalidInputError(f"{owner}: expected num_samples to be a positive int, but found {num_samples!r}")
-    return int(num_samples)
-
-
-def check_reduction(owner: str, reduction: Any) -> str:
-    if reduction not in ("mean", "none"):
-        raise InvalidInputError(f"{owner}: expected reduction in ('mean', 'none'), but found {reduction!r}")
-    return reduction
-
-
-def check_number(owner: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInputError(f"{owner}: expected {name} to be a finite number, but found {value!r}")
-    if value < 0:
-        raise InvalidInputError(f"{owner}: expected {name} >= 0, but found {value!r}")
-    return float(value)
 
 
 def _top_k_indicator(oracle: Any, k: int) -> Callable[[tf.Tensor], tf.Tensor]:
