@@ -28,28 +28,13 @@ from typing import Any
 import numpy as np
 
 from .. import _tensors
+from .._batch import InstanceFailure, format_index
 from ..errors import InvalidInputError, OracleError
+from ..runners import execute, resolve_runner
 
 __all__ = ["Oracle", "InstanceFailure", "format_index"]
 
 Array = np.ndarray
-
-
-class InstanceFailure(Exception):
-    """Raised from :meth:`Oracle.solve_chunk` as ``raise InstanceFailure(i)
-    from error`` when instance ``i`` of the chunk fails; the runner reports
-    ``error`` with the instance's batch index."""
-
-    def __init__(self, index: int):
-        super().__init__(index)
-        self.index = int(index)
-
-
-def format_index(flat_index: int, batch_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The position of instance ``flat_index`` in a batch of ``batch_shape``."""
-    if not batch_shape:
-        return ()
-    return tuple(int(i) for i in np.unravel_index(flat_index, batch_shape))
 
 
 class Oracle:
@@ -116,8 +101,6 @@ class Oracle:
         ``client.get_executor()``). ``timeout`` is in seconds per call.
         Returns ``self``.
         """
-        from ..runners import resolve_runner
-
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
             raise InvalidInputError(
                 f"oracle {self.name!r}: expected timeout to be a positive number of seconds or None, "
@@ -133,8 +116,6 @@ class Oracle:
         """The :class:`~imle_solvers.runners.Runner` that executes batches."""
         runner = self.__dict__.get("_runner")
         if runner is None:
-            from ..runners import resolve_runner
-
             runner = self._runner = resolve_runner("serial")
         return runner
 
@@ -257,8 +238,6 @@ class Oracle:
         if theta2d.shape[0] == 0:
             result = np.zeros((*batch_shape, *out_event), dtype=np.float64)
         else:
-            from ..runners import execute
-
             solutions = execute(self, theta2d, data2d, batch_shape=batch_shape)
             result = solutions.reshape(*batch_shape, *out_event)
         if tensor_input:
