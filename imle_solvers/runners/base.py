@@ -23,7 +23,6 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-
 class Runner:
     """Executes chunks of a batch. Subclasses decide where.
 
@@ -58,7 +57,6 @@ class Runner:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(workers={self.workers})"
-
 
 
 class _DaemonThreadPool(cf.Executor):
@@ -113,7 +111,6 @@ class _DaemonThreadPool(cf.Executor):
                 thread.join()
 
 
-
 def _timeout_error(oracle) -> OracleTimeoutError:
     return OracleTimeoutError(
         f"oracle {oracle.name!r}: the call did not finish within timeout={oracle.timeout} s",
@@ -121,9 +118,7 @@ def _timeout_error(oracle) -> OracleTimeoutError:
     )
 
 
-
 _LIVE_RUNNERS: weakref.WeakSet = weakref.WeakSet()
-
 
 
 @atexit.register

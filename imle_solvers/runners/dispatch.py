@@ -29,7 +29,6 @@ def _split(n: int, parts: int) -> list[slice]:
     return slices
 
 
-
 def plan_chunks(oracle, runner: Runner, n: int) -> int:
     """How many chunks a batch of ``n`` instances is split into. An adaptive
     runner runs a single chunk in the calling thread; a runner with
@@ -49,7 +48,6 @@ def plan_chunks(oracle, runner: Runner, n: int) -> int:
     if saving <= 2.0 * runner.overhead:
         return 1
     return min(n, runner.workers)
-
 
 
 def execute(oracle, theta: np.ndarray, data: dict[str, np.ndarray], *, batch_shape: tuple[int, ...]) -> np.ndarray:
@@ -104,7 +102,6 @@ def execute(oracle, theta: np.ndarray, data: dict[str, np.ndarray], *, batch_sha
         else:
             stats.update(results[0][-1], rest)
     return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=0)
-
 
 
 def _unwrap(oracle, result: tuple, offset: int, batch_shape) -> np.ndarray:

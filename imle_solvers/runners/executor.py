@@ -148,7 +148,6 @@ class ExecutorRunner(_PoolRunner):
         return f"ExecutorRunner({type(self.executor).__name__}, workers={self.workers})"
 
 
-
 async def _exit_worker_soon() -> None:
     """Run on a Dask worker's event loop (its task threads may be busy): end
     the worker process at once; its nanny starts a fresh one."""
@@ -157,13 +156,11 @@ async def _exit_worker_soon() -> None:
     asyncio.get_running_loop().call_later(0.01, os._exit, 1)
 
 
-
 def _dask_client(executor: cf.Executor):
     """The ``distributed.Client`` behind a Dask ``ClientExecutor``, else ``None``."""
     if type(executor).__module__.split(".")[0] != "distributed":
         return None
     return getattr(executor, "_client", None)
-
 
 
 def _executor_workers(executor: cf.Executor) -> int:

@@ -122,7 +122,6 @@ class _PoolRunner(Runner):
     kind = "pool"
 
 
-
 def _is_crash(error: BaseException) -> bool:
     if isinstance(error, (cf.BrokenExecutor, EOFError, ConnectionError)):
         return True

@@ -15,9 +15,7 @@ from .serial import SerialRunner
 from .threads import ThreadRunner
 
 _SHARED: dict[tuple, Runner] = {}
-
 _SHARED_LOCK = threading.Lock()
-
 
 
 def resolve_runner(spec: Any) -> Runner:

@@ -26,7 +26,6 @@ class _Stats:
             self.seconds_per_instance = 0.7 * current + 0.3 * sample
 
 
-
 def _stats(oracle) -> _Stats:
     stats = oracle.__dict__.get("_stats")
     if stats is None:

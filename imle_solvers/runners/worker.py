@@ -25,9 +25,7 @@ from .._batch import InstanceFailure
 from ..errors import ImleSolversError, OracleError
 
 _WORKER_ORACLES: dict[str, Any] = {}
-
 _WORKER_ORACLES_LOCK = threading.Lock()
-
 
 
 class _OracleHandle:
@@ -48,7 +46,6 @@ class _OracleHandle:
         return (_load_oracle, (self.token, self.payload))
 
 
-
 def _load_oracle(token: str, payload: bytes):
     with _WORKER_ORACLES_LOCK:
         oracle = _WORKER_ORACLES.get(token)
@@ -60,7 +57,6 @@ def _load_oracle(token: str, payload: bytes):
     return oracle
 
 
-
 def _handle(oracle) -> _OracleHandle:
     """Serialise the oracle by value; the token is a digest of the bytes, so a
     worker deserialises each distinct oracle state once."""
@@ -68,7 +64,6 @@ def _handle(oracle) -> _OracleHandle:
 
     payload = cloudpickle.dumps(oracle)
     return _OracleHandle(hashlib.blake2b(payload, digest_size=16).hexdigest(), payload)
-
 
 
 def _solve_chunk(oracle, theta: np.ndarray, data: dict[str, np.ndarray], budget: float | None,
@@ -103,7 +98,6 @@ def _solve_chunk(oracle, theta: np.ndarray, data: dict[str, np.ndarray], budget:
         return ("error", index, carried, text, time.perf_counter() - start)
 
 
-
 def _worker_init(parent: int | None = None) -> None:
     """Run once in every worker process: one thread for BLAS, OpenMP, torch;
     a watchdog that ends the worker when ``parent`` (the pool's process) dies."""
@@ -135,10 +129,8 @@ def _worker_init(parent: int | None = None) -> None:
     threading.Thread(target=watch_parent, name="imle-parent-watch", daemon=True).start()
 
 
-
 def _ping(_: object = None) -> int:
     return os.getpid()
-
 
 
 def _check_not_bootstrapping() -> None:
