@@ -37,8 +37,21 @@ def plot_learning_curve(history: list[dict[str, Any]], path: str | os.PathLike, 
         ...     plot_learning_curve(history, pathlib.Path(folder) / "curve.png").stat().st_size > 0
         True
     """
+    figure = _learning_curve_figure(history, title)
+    path = Path(path)
+    figure.savefig(path)
+    return path
+
+
+def _learning_curve_figure(history: list[dict[str, Any]], title: str | None):
+    """The figure of :func:`plot_learning_curve`: whole epochs on the x axis
+    (one tick per epoch up to 12 epochs, with half an epoch of margin, so
+    that a single epoch is one point at tick 1) and the legend below the
+    axes, never over the points."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator
+
     epochs = [record["epoch"] for record in history]
-    figure = _canvas(8.0, 3.2)
+    figure = _canvas(8.0, 3.6)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     loss_axes.plot(epochs, [record["loss"] for record in history], marker="o", color="tab:red")
     loss_axes.set_xlabel("epoch")
@@ -50,22 +63,24 @@ def plot_learning_curve(history: list[dict[str, Any]], path: str | os.PathLike, 
         x = [epoch for epoch, _ in held_out]
         accuracy_axes.plot(x, [100 * v["cost_optimal"] for _, v in held_out], marker="o", label="cost-optimal")
         accuracy_axes.plot(x, [100 * v["exact_match"] for _, v in held_out], marker="s", label="exact match")
-        accuracy_axes.legend(loc="lower right")
+        accuracy_axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=8, frameon=False)
     accuracy_axes.set_xlabel("epoch")
     accuracy_axes.set_ylabel("% of held-out maps")
     accuracy_axes.set_ylim(0, 100)
     accuracy_axes.set_title("held-out paths")
     accuracy_axes.grid(alpha=0.3)
-    from matplotlib.ticker import MaxNLocator
-
-    for axis in (loss_axes, accuracy_axes):
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if epochs:
+        first, last = min(epochs), max(epochs)
+        for axis in (loss_axes, accuracy_axes):
+            axis.set_xlim(first - 0.5, last + 0.5)
+            if last - first < 12:
+                axis.xaxis.set_major_locator(FixedLocator(list(range(first, last + 1))))
+            else:
+                axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path)
-    return path
+    return figure
 
 
 def plot_examples(
