@@ -116,6 +116,7 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def _add_train_grid(sub) -> None:
     from .grid_learning import _NOISES, _RUNNERS, _SCHEDULES, ESTIMATORS, GridLearningConfig
+    from .grid_learning.objective import _LIBRARY_DEFAULTS
 
     defaults = GridLearningConfig()
     parser = sub.add_parser(
@@ -126,7 +127,8 @@ def _add_train_grid(sub) -> None:
             "true shortest path, learning from the true paths alone through a gradient estimator. Data: "
             "synthetic Warcraft-like maps (generated once and cached), or the original Warcraft files with "
             "--original. Prints a line per epoch (loss, held-out exact-match and cost-optimal %, time) and "
-            "writes metrics.json, learning_curve.png, examples.png and model.pt to --output."
+            "writes metrics.json, learning_curve.png, examples.png and model.pt to --output. "
+            + _LIBRARY_DEFAULTS
         ),
         formatter_class=_DefaultsFormatter,
     )
@@ -136,9 +138,11 @@ def _add_train_grid(sub) -> None:
         help="grid side (k x k cells)")
     add("--estimator", choices=ESTIMATORS, default=defaults.estimator, help="gradient estimator")
     add("--samples", dest="num_samples", metavar="S", type=positive, default=defaults.num_samples,
-        help="noise samples per map (imle, aimle, perturbed, fenchel-young)")
+        help="noise samples per map (imle, aimle, perturbed, fenchel-young); the library's default is 1, "
+             "see above")
     add("--lambda", dest="lambda_", metavar="LAMBDA", type=_number(positive=True), default=defaults.lambda_,
-        help="target step in cost units (imle, blackbox); initial beta (aimle)")
+        help="target step in cost units (imle, blackbox); initial beta (aimle); the library's "
+             "PerturbedTarget default is 10, see above")
     add("--noise-temperature", metavar="TAU", type=_number(positive=False), default=defaults.noise_temperature,
         help="noise scale tau (sigma for perturbed and fenchel-young)")
     add("--noise", choices=_NOISES, default=defaults.noise, help="noise distribution")
@@ -160,8 +164,9 @@ def _add_train_grid(sub) -> None:
     add("--original", default=None, metavar="PATH",
         help="a folder of the original Warcraft files ({split}_maps.npy, {split}_vertex_weights.npy, "
              "{split}_shortest_paths.npy) instead of synthetic maps")
-    add("--cache-dir", metavar="PATH", default=None,
-        help="where synthetic data sets are cached (default: $IMLE_SOLVERS_CACHE or ~/.cache/imle_solvers)")
+    add("--data-dir", "--cache-dir", dest="cache_dir", metavar="PATH", default=None,
+        help="where the synthetic data set is cached, one file per size and seed, about 28 KB a map at "
+             "12 x 12 and 177 KB at 30 x 30 (default: $IMLE_SOLVERS_CACHE or ~/.cache/imle_solvers)")
     add("--augment", action="store_true",
         help="rotate a random half of each training batch by 180 degrees (better cost-optimal %%, but the labels' "
              "tie rule is not rotation-invariant, so exact-match %% drops)")
@@ -170,8 +175,10 @@ def _add_train_grid(sub) -> None:
 
 
 def _cmd_train_grid(args: argparse.Namespace) -> int:
+    from .datasets import synthetic_warcraft_cache_file
     from .errors import ImleSolversError
     from .grid_learning import GridLearningConfig, train_grid
+    from .grid_learning.objective import _estimator_settings
 
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(GridLearningConfig) if hasattr(args, f.name)}
     config = GridLearningConfig(**options)
@@ -189,8 +196,12 @@ def _cmd_train_grid(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     log(f"train-grid: {config.estimator} on {config.k}x{config.k} {source}: {config.num_train} train / "
-        f"{config.num_val} val / {config.num_test} test maps, {config.epochs} epochs of batch {config.batch_size}, "
-        f"{config.threads} torch thread(s)")
+        f"{config.num_val} val / {config.num_test} test maps, {_count(config.epochs, 'epoch')} of batch "
+        f"{config.batch_size}, {_count(config.threads, 'torch thread')}")
+    log(f"estimator: {_estimator_settings(config)}")
+    if config.original is None:
+        log(f"data: {synthetic_warcraft_cache_file(config.k, seed=config.data_seed, cache_dir=config.cache_dir)} "
+            f"(generated on first use; --data-dir or $IMLE_SOLVERS_CACHE to move it)")
 
     try:
         result = train_grid(config, log=log, progress=args.progress)
@@ -203,11 +214,21 @@ def _cmd_train_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(number: int | None, noun: str) -> str:
+    """``1 epoch``, ``5 epochs``; ``None`` is torch's own setting."""
+    if number is None:
+        return f"torch's default {noun}s"
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="imle-solvers",
         description="Discrete solvers made trainable with Implicit MLE.",
     )
+    parser.add_argument("--version", action="version", version=f"imle-solvers {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     oracles = sub.add_parser("oracles", help="list the registered oracles")
     oracles.set_defaults(handler=_cmd_oracles)
