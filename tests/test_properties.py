@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 import imle_solvers as im
 from imle_solvers import registry
-from tests.oracle_cases import CASES
+from tests.oracle_cases import CASES, PYEPO_ARCS_3X3
 
 BUILTINS = sorted(registry._BUILTINS)
 NAMES = sorted(set(BUILTINS) | set(CASES))
@@ -181,12 +181,17 @@ VARIANTS = [
     ("ilp", {"sense": "min"}),
     ("knapsack", {"backend": "cpsat"}),
     ("shortest_path", {"backend": "networkx"}),
+    ("shortest_path", {"backend": "scipy"}),
+    ("shortest_path", {"graph": PYEPO_ARCS_3X3, "source": 0, "target": 8}),  # acyclic: negative costs too
+    ("shortest_path", {"graph": PYEPO_ARCS_3X3, "source": 0, "target": 8, "backend": "scipy"}),
     ("spanning_tree", {"sense": "max"}),
     ("ranking", {"output": "permutation"}),
     ("topk", {"k": 1}),
     ("shortest_path_grid", {"neighbourhood": 4}),
     ("shortest_path_grid", {"backend": "torch"}),
 ]
+VARIANT_IDS = ["-".join([name, *("dag" if key == "graph" else str(value) for key, value in options.items()
+                                  if key not in ("source", "target"))]) for name, options in VARIANTS]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -196,7 +201,7 @@ def test_valid_solution_or_documented_error(name, data):
     _check_one_example(name, {}, data)
 
 
-@pytest.mark.parametrize("name, options", VARIANTS, ids=[f"{n}-{'-'.join(map(str, o.values()))}" for n, o in VARIANTS])
+@pytest.mark.parametrize("name, options", VARIANTS, ids=VARIANT_IDS)
 @settings(max_examples=max(EXAMPLES // 3, 1))
 @given(st.data())
 def test_variants_give_a_valid_solution_or_documented_error(name, options, data):
@@ -275,7 +280,7 @@ def test_ilp_cpsat_rows_across_the_float64_range():
     np.testing.assert_array_equal(z, [0, 1, 1])
 
 
-@pytest.mark.parametrize("backend", ["scipy", "networkx"])
+@pytest.mark.parametrize("backend", ["numba", "scipy", "networkx"])
 def test_shortest_path_costs_near_the_float64_maximum(backend):
     # scipy's Dijkstra summed the path to inf and reported "no path" (InfeasibleError).
     graph = nx.DiGraph([(0, 1), (0, 2), (1, 3), (2, 3)])
