@@ -69,6 +69,8 @@ class Oracle:
       estimators clamp perturbed costs at zero for such oracles.
     * ``device_native`` — torch input is solved on its own device, with no
       host copy (override :meth:`solve_torch`).
+    * ``option_aliases`` — other spellings of constructor options
+      (``{"neighborhood": "neighbourhood"}``), accepted but not listed.
     * ``backend``, ``dependencies`` (importable module names) and
       ``event_doc`` (the event shape in words) — shown by
       ``imle-solvers oracles``.
@@ -95,6 +97,7 @@ class Oracle:
     event_ndim: int = 1
     instance_data: Mapping[str, int] = {}
     required_data: frozenset[str] = frozenset()
+    option_aliases: Mapping[str, str] = {}
     nonnegative: bool = False
     device_native: bool = False
     backend: str = "numpy"

@@ -40,7 +40,8 @@ class TopK(Oracle):
 
     def __init__(self, k: int):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise TypeError(f"topk: expected k to be a positive int, but found {k!r}")
+            raise self.invalid(f"expected k to be a positive int (how many items to select, 1 <= k <= n), "
+                               f"but found k={k!r}")
         self.k = int(k)
 
     def check_event_shape(self, event_shape):
