@@ -206,3 +206,39 @@ def test_precise_errors_for_topk_k_zero_and_ilp_upper_none():
     with pytest.raises(im.InvalidInputError, match=r"oracle 'ilp': expected upper to be an integer or an \(n,\) "
                                                    r"array of integers, but found upper=None; .*upper=np\.inf"):
         im.get_oracle("ilp", upper=None)
+
+
+# ---------------------------------------------------------------------- #
+# imle-solvers oracles [NAME]
+# ---------------------------------------------------------------------- #
+def test_cli_shows_one_oracles_options_data_and_complexity(capsys):
+    from imle_solvers.cli import main
+
+    assert main(["oracles", "knapsack"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("knapsack\n")
+    assert "get_oracle('knapsack', backend='auto', dp_max_cells=50000000.0, time_limit=None, num_workers=1)" in out
+    assert "weights (1-d per instance, required), capacity (scalar per instance, required): " \
+           "oracle(theta, weights=..., capacity=...)" in out
+    assert "O(n C)" in out and "runner='serial', timeout=None" in out
+    assert main(["oracles", "shortest_path_grid"]) == 0
+    out = capsys.readouterr().out
+    assert "neighbourhood=8" in out and "neighborhood (= neighbourhood)" in out and "per-call data  none" in out
+    assert main(["oracles", "loopback_argmin"]) == 0  # a plugin
+    assert "options        none of its own" in capsys.readouterr().out
+
+
+def test_cli_unknown_oracle_name(capsys):
+    from imle_solvers.cli import main
+
+    assert main(["oracles", "knapsak"]) == 2
+    assert "no oracle named 'knapsak'. Did you mean 'knapsack'?" in capsys.readouterr().err
+
+
+def test_cli_table_without_a_name(capsys):
+    from imle_solvers.cli import main
+
+    assert main(["oracles"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "sense", "event", "backend", "dependencies"]
+    assert any(line.startswith("topk ") for line in lines)

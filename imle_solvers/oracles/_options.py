@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import InvalidInputError
 
-__all__ = ["REQUIRED", "option_defaults", "format_option", "per_call_data", "per_call_hint", "check_options"]
+__all__ = [
+    "REQUIRED", "option_defaults", "format_option", "per_call_data", "per_call_hint", "describe_data", "check_options",
+    "summary",
+]
 
 #: The default of an option that has none (it must be given).
 REQUIRED = inspect.Parameter.empty
@@ -126,3 +130,22 @@ def check_options(name: str, factory: Any, given: Mapping[str, Any]) -> None:
                             f"{_and([repr(key) for key in missing])}")
     if problems:
         raise InvalidInputError(f"oracle {name!r}: {'; '.join(problems)}. {describe_options(factory)}", oracle=name)
+
+
+def describe_data(factory: Any) -> str:
+    """The per-call data in words, e.g. ``"weights (1-d per instance, required), capacity (scalar ...)"``."""
+    parts = []
+    for key, ndim, required in per_call_data(factory):
+        shape = "scalar" if ndim == 0 else f"{ndim}-d"
+        parts.append(f"{key} ({shape} per instance{', required' if required else ''})")
+    return ", ".join(parts)
+
+
+def summary(doc: str | None) -> str:
+    """The first sentence of a docstring, Sphinx roles and double backticks made plain Markdown."""
+    text = " ".join((doc or "").strip().split("\n\n")[0].split())
+    text = re.sub(r":(?:class|func|meth|mod|data|attr|exc):`~?([^`]+)`", lambda m: m.group(1).split(".")[-1], text)
+    text = text.replace("``", "`")
+    match = re.search(r"(?<=[.:])\s", text)
+    sentence = text[: match.start()] if match else text
+    return sentence.rstrip(":").rstrip(".") + "."
