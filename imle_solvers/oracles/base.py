@@ -54,6 +54,8 @@ class Oracle:
       estimators clamp perturbed costs at zero for such oracles.
     * ``device_native`` — torch input is solved on its own device, with no
       host copy (override :meth:`solve_torch`).
+    * ``option_aliases`` — other spellings of constructor options
+      (``{"neighborhood": "neighbourhood"}``), accepted but not listed.
     * ``backend``, ``dependencies`` (importable module names) and
       ``event_doc`` (the event shape in words) — shown by
       ``imle-solvers oracles``.
@@ -80,6 +82,7 @@ class Oracle:
     event_ndim: int = 1
     instance_data: Mapping[str, int] = {}
     required_data: frozenset[str] = frozenset()
+    option_aliases: Mapping[str, str] = {}
     nonnegative: bool = False
     device_native: bool = False
     backend: str = "numpy"
@@ -239,6 +242,7 @@ class Oracle:
             result = np.zeros((*batch_shape, *out_event), dtype=np.float64)
         else:
             solutions = execute(self, theta2d, data2d, batch_shape=batch_shape)
+            self._check_fits(solutions, host_theta.dtype, batch_shape)
             result = solutions.reshape(*batch_shape, *out_event)
         if tensor_input:
             return _tensors.like_input(result, theta)
@@ -272,7 +276,31 @@ class Oracle:
                 out = self.solve_torch(theta2d, **data2d)
             finally:
                 _CALL_STATE.batch_shape = ()
+            if not theta.dtype.is_floating_point:
+                self._check_fits(out, theta.dtype, batch_shape)
             return out.reshape(*batch_shape, *out_event).to(theta.dtype)
+
+    def _check_fits(self, solutions, dtype, batch_shape) -> None:
+        """Refuse integer input whose dtype cannot hold the solutions (ranks up to
+        ``n``, integer programs' values), instead of returning them wrapped around."""
+        name = str(dtype).replace("torch.", "")
+        if not name.startswith(("int", "uint")) or not math.prod(solutions.shape):
+            return
+        info = np.iinfo(name)
+        if _tensors.is_tensor(solutions):
+            flat = solutions.reshape(solutions.shape[0], -1)
+            low, high = flat.amin(dim=1).cpu().numpy(), flat.amax(dim=1).cpu().numpy()
+        else:
+            flat = solutions.reshape(solutions.shape[0], -1)
+            low, high = flat.min(axis=1), flat.max(axis=1)
+        bad = (low < info.min) | (high > info.max)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise self.invalid(
+                f"the solution has values in [{low[first]:g}, {high[first]:g}], which the input's dtype {name} "
+                f"cannot hold (range [{info.min}, {info.max}]); pass theta as float64 or a wider integer dtype",
+                index=format_index(first, batch_shape),
+            )
 
     @staticmethod
     def _describe_bad(instance) -> str:
