@@ -5,6 +5,8 @@ Run (needs the ``bench`` extra: ``pip install 'imle-solvers[bench]'``):
     .venv/bin/python benchmarks/vs_pyepo.py oracles  [--sizes 5 12 30] [--repeats 5] [--plot docs/images/vs_pyepo_oracles.png]
     .venv/bin/python benchmarks/vs_pyepo.py training [--epochs 3] [--train 1000] [--test 1000]
     .venv/bin/python benchmarks/vs_pyepo.py pyepo-processes [--pyepo-processes 2]
+    .venv/bin/python benchmarks/vs_pyepo.py dfl [--dfl-problems sp5 ks] [--seeds 42 43 44] [--epochs 20]
+        [--methods SPO+ DPO ...] [--solve-ratios 1.0 0.1] [--dfl-out results.json]   (see pyepo_dfl.py)
     .venv/bin/python benchmarks/vs_pyepo.py          (oracles and training)
 
 ``oracles`` — one batch of vertex-weighted k x k Warcraft-like maps
@@ -475,7 +477,8 @@ def print_tables(results: list[dict]) -> None:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="?", choices=["oracles", "training", "pyepo-processes", "all"], default="all")
+    parser.add_argument("what", nargs="?", choices=["oracles", "training", "pyepo-processes", "dfl", "all"],
+                        default="all")
     parser.add_argument("--sizes", type=int, nargs="+", default=[5, 12, 30])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=256, help="maps for ours and numba-ref")
@@ -492,6 +495,13 @@ def main(argv=None):
     parser.add_argument("--pyepo-processes", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None, help="where the synthetic Warcraft maps are cached")
+    dfl = parser.add_argument_group("dfl (decision-focused learning on PyEPO's protocol; see pyepo_dfl.py)")
+    dfl.add_argument("--dfl-problems", nargs="+", default=["sp5"], choices=["sp5", "ks"])
+    dfl.add_argument("--methods", nargs="+", default=None, help="default: all eleven")
+    dfl.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    dfl.add_argument("--solve-ratios", type=float, nargs="+", default=[1.0],
+                     help="< 1: the solver-based methods with solution caching at that ratio, both sides")
+    dfl.add_argument("--dfl-out", default=None, help="write the raw results (JSON) here after every run")
     args = parser.parse_args(argv)
     if args.what in ("oracles", "all"):
         bench_oracles(args)
@@ -499,6 +509,15 @@ def main(argv=None):
         bench_pyepo_processes(args)
     if args.what in ("training", "all"):
         bench_training(args)
+    if args.what == "dfl":
+        pyepo_adapters()  # or a clear error naming the extra
+        import pyepo_dfl
+
+        if args.methods is None:
+            args.methods = pyepo_dfl.METHODS
+        if args.epochs == parser.get_default("epochs"):
+            args.epochs = 20  # PyEPO's notebook
+        pyepo_dfl.bench_dfl(args)
 
 
 if __name__ == "__main__":

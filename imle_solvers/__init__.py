@@ -51,6 +51,17 @@ _LAZY: dict[str, str] = {
     "PerturbedOptimizer": "imle_solvers.estimators",
     "FenchelYoungLoss": "imle_solvers.estimators",
     "StraightThrough": "imle_solvers.estimators",
+    "NegativeIdentity": "imle_solvers.estimators",
+    # cost-supervised losses (PyEPO's setting) and solution caching
+    "SPOPlusLoss": "imle_solvers.losses",
+    "SolutionLoss": "imle_solvers.losses",
+    "NCELoss": "imle_solvers.losses",
+    "ContrastiveMAPLoss": "imle_solvers.losses",
+    "PointwiseLTRLoss": "imle_solvers.losses",
+    "PairwiseLTRLoss": "imle_solvers.losses",
+    "ListwiseLTRLoss": "imle_solvers.losses",
+    "CachedOracle": "imle_solvers.caching",
+    "regret": "imle_solvers.metrics",
     # data and models for the Warcraft shortest-path experiments
     "WarcraftCNN": "imle_solvers.models",
     "WarcraftDataset": "imle_solvers.datasets.torch_dataset",

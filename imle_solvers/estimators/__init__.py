@@ -5,7 +5,8 @@
   Minervini et al. 2023).
 * :class:`Blackbox` — Vlastelica et al. 2020.
 * :class:`PerturbedOptimizer`, :class:`FenchelYoungLoss` — Berthet et al. 2020.
-* :class:`StraightThrough` — forward MAP, backward identity.
+* :class:`StraightThrough` — forward MAP, backward identity;
+  :class:`NegativeIdentity` — the same for costs, under PyEPO's name.
 
 Every estimator takes any :class:`~imle_solvers.Oracle`, reads its ``sense``
 (scores for ``"max"``, costs for ``"min"``) and ``nonnegative`` flag, and is
@@ -24,6 +25,6 @@ torch.Size([2, 4])
 from .blackbox import Blackbox
 from .imle import IMLE, imle
 from .perturbed import FenchelYoungLoss, PerturbedOptimizer
-from .straight_through import StraightThrough
+from .straight_through import NegativeIdentity, StraightThrough
 
-__all__ = ["IMLE", "imle", "Blackbox", "PerturbedOptimizer", "FenchelYoungLoss", "StraightThrough"]
+__all__ = ["IMLE", "imle", "Blackbox", "PerturbedOptimizer", "FenchelYoungLoss", "StraightThrough", "NegativeIdentity"]

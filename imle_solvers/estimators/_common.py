@@ -45,12 +45,13 @@ class OracleCall:
     and repeats data that has batch dimensions over ``lead``.
     """
 
-    def __init__(self, owner: str, oracle: Any, data: Mapping[str, Any]):
+    def __init__(self, owner: str, oracle: Any, data: Mapping[str, Any], *, clamp: bool | None = None):
         self.owner = owner
         self.oracle = oracle
         self.sign = sense_sign(owner, oracle)
         self.event_ndim = int(getattr(oracle, "event_ndim", 1))
-        self.clamp = bool(getattr(oracle, "nonnegative", False))
+        # clamp the costs of nonnegative oracles at zero, unless the caller says otherwise
+        self.clamp = bool(getattr(oracle, "nonnegative", False)) if clamp is None else bool(clamp)
         self.per_instance_ndim: Mapping[str, int] = dict(getattr(oracle, "instance_data", {}) or {})
         device_native = bool(getattr(oracle, "device_native", False))
         self.data: dict[str, Any] = {}

@@ -10,7 +10,7 @@ from torch.autograd.function import once_differentiable
 
 from ._common import OracleCall, check_theta
 
-__all__ = ["StraightThrough"]
+__all__ = ["StraightThrough", "NegativeIdentity"]
 
 
 class _StraightThroughFunction(torch.autograd.Function):
@@ -58,3 +58,34 @@ class StraightThrough(nn.Module):
 
     def extra_repr(self) -> str:
         return f"oracle={self.oracle!r}"
+
+
+class NegativeIdentity(StraightThrough):
+    """Negative identity backpropagation (Sahoo et al. 2023): forward
+    ``MAP(w)``, backward ``dL/dw = -dL/dz`` for costs ``w`` of a min-sense
+    oracle (``+dL/dz`` for scores of a max-sense one) — no solver call on the
+    backward pass, no hyperparameter.
+
+    The same rule as :class:`StraightThrough` under the name PyEPO gives it
+    (``pyepo.func.negativeIdentity``): for costs the Jacobian of the solver is
+    taken to be ``-I``. Train it the PyEPO way with
+    ``SolutionLoss(NegativeIdentity(oracle), distance="regret")``.
+
+    Sahoo, Paulus, Vlastelica, Musil, Kuleshov, Martius. Backpropagation through
+    Combinatorial Algorithms: Identity with Projection Works. ICLR 2023
+    (arXiv 2205.15213).
+
+    Example:
+        >>> import torch
+        >>> from imle_solvers import NegativeIdentity, get_oracle
+        >>> import networkx as nx
+        >>> graph = nx.DiGraph([(0, 1), (1, 2), (0, 2)])  # edge order (0, 1), (0, 2), (1, 2)
+        >>> layer = NegativeIdentity(get_oracle("shortest_path", graph=graph, source=0, target=2))
+        >>> costs = torch.tensor([1.0, 3.0, 1.0], requires_grad=True)
+        >>> z = layer(costs)  # 0 -> 1 -> 2 costs 2, the direct edge 3
+        >>> z.detach()
+        tensor([1., 0., 1.])
+        >>> (z * torch.tensor([0.0, 0.0, 5.0])).sum().backward()  # the loss dislikes edge (1, 2)
+        >>> costs.grad  # descending it raises that edge's cost
+        tensor([-0., -0., -5.])
+    """

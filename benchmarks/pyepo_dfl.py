@@ -1,0 +1,358 @@
+"""Decision-focused learning on PyEPO's own benchmark: ``vs_pyepo.py dfl``.
+
+PyEPO's notebook protocol ("03 Training and Testing"): features and costs
+from PyEPO's generators, a linear model ``nn.Linear(5, num_costs)``, Adam,
+batch 32, 20 epochs, test regret normalised as PyEPO defines it. Every method
+is trained twice — through our modules and through PyEPO's — with the same
+data, the same initial weights (one seeded ``nn.Linear`` copied), the same
+batch order (``torch.randperm`` seeded by seed and epoch) and the same
+number of epochs; the two sides alternate epoch by epoch, so load from
+other processes hits both alike. Test regret: each side's model with its
+own solver and its own metric (``imle_solvers.metrics.regret`` /
+``pyepo.metric.regret``).
+
+Problems:
+
+* ``sp5`` — shortest path on PyEPO's 5 x 5 grid (40 arcs right and down),
+  ``pyepo.data.shortestpath.genData(2000, 5, (5, 5), deg=4,
+  noise_width=0.5, seed)``, first 1,000 for training, last 1,000 for test.
+  PyEPO: ``pyepo.model.ort.shortestPathModel`` (OR-Tools GLOP, its free
+  default). Ours: ``shortest_path`` on the same DAG when it accepts negative
+  costs (the compiled backend), else ``pyepo_adapters.PyepoGridShortestPath``
+  (scipy Dijkstra on costs shifted per instance — every path has 8 arcs).
+* ``ks`` — 2-dimensional 0/1 knapsack, 32 items,
+  ``pyepo.data.knapsack.genData(2000, 5, 32, dim=2)`` (generator defaults:
+  ``deg=1``, no noise), capacity 20 per dimension (PyEPO's notebooks).
+  PyEPO: ``pyepo.model.ort.knapsackModel`` (OR-Tools SCIP). Ours:
+  ``knapsack`` with ``(d, n)`` weights when available, else ``ilp`` (CP-SAT)
+  with the same constraints. Linear models predict negative values;
+  both sides accept them.
+
+Methods and their settings (PyEPO's notebook and docs): SPO+; DPO
+(``n_samples=3, sigma=1``, L1 to the true solution, PyEPO's leave-one-out
+variance reduction on both sides); PFYL (``n_samples=3, sigma=1``); I-MLE
+(``n_samples=3, sigma=1, lambda=10``, sum-of-gamma noise kappa 5, L1); AIMLE
+(``n_samples=3``, each side its own adaptive rule, L1); DBB (``lambda=20``,
+lr 0.1, regret loss); NID (regret loss); NCE and the three LTR losses
+(pool seeded with the training solutions, ``solve_ratio=0.05``). Learning
+rate 1e-2 except DBB. ``--solve-ratio r`` < 1 runs the solver-based
+methods with solution caching at that ratio on both sides (our
+``CachedOracle``, PyEPO's ``solve_ratio=`` with the training set).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+
+import numpy as np
+import torch
+
+import imle_solvers as im
+
+NOTEBOOK = {  # PyEPO's "03 Training and Testing" notebook, 5 x 5 shortest path, one seed
+    "SPO+": 7.59, "PFYL": 7.29, "DPO": 9.88, "I-MLE": 12.07, "AIMLE": 7.24, "DBB": 15.12, "NID": 8.90,
+    "NCE": 10.29, "pointwise LTR": 8.47, "listwise LTR": 9.59, "pairwise LTR": 9.73,
+}
+METHODS = list(NOTEBOOK)
+
+
+class Problem:
+    """Data, labels and both sides' solvers for one seed."""
+
+    def __init__(self, name: str, seed: int, train: int, test: int):
+        import networkx as nx
+        import pyepo
+
+        self.name, self.seed = name, seed
+        if name == "sp5":
+            from pyepo.model.ort import shortestPathModel
+            from pyepo.model.utils import _get_grid_arcs
+
+            x, c = pyepo.data.shortestpath.genData(train + test, 5, (5, 5), deg=4, noise_width=0.5, seed=seed)
+            self.optmodel = shortestPathModel((5, 5))
+            arcs = _get_grid_arcs((5, 5))
+            graph = nx.DiGraph()
+            graph.add_nodes_from(range(25))
+            graph.add_edges_from(arcs)
+            self.oracle, self.oracle_name = self._shortest_path(graph, arcs)
+        elif name == "ks":
+            from pyepo.model.ort import knapsackModel
+
+            weights, x, c = pyepo.data.knapsack.genData(train + test, 5, 32, dim=2, seed=seed)
+            capacity = np.array([20.0, 20.0])
+            self.optmodel = knapsackModel(weights, capacity)
+            self.oracle, self.oracle_name = self._knapsack(weights, capacity)
+        else:
+            raise ValueError(f"unknown problem {name!r}")
+        self.x = torch.tensor(x, dtype=torch.float32)
+        self.c = torch.tensor(c, dtype=torch.float32)
+        self.train, self.test = slice(0, train), slice(train, train + test)
+        from pyepo.data.dataset import optDataset
+
+        self.dataset = optDataset(self.optmodel, x[self.train], c[self.train])  # PyEPO's labels (and pool seed)
+        self.w = self.dataset.sols.float()
+        self.z = self.dataset.objs.float().reshape(-1)
+        ours = np.asarray(self.solve(self.c[self.train].double().numpy()))
+        gap = np.abs((ours * c[self.train]).sum(1) - self.z.numpy()).max()
+        if gap > 1e-3 * max(1.0, float(np.abs(self.z.numpy()).max())):
+            raise AssertionError(f"{name}: our oracle and PyEPO's model disagree on optimal training objectives "
+                                 f"(largest gap {gap})")
+        test_data = optDataset(self.optmodel, x[self.test], c[self.test])
+        self.test_w, self.test_z = test_data.sols.float(), test_data.objs.float().reshape(-1)
+
+    def _shortest_path(self, graph, arcs):
+        try:
+            oracle = im.get_oracle("shortest_path", graph=graph, source=0, target=24)
+            oracle(np.full((1, len(arcs)), -1.0))  # the compiled backend takes negative costs on a DAG
+            return oracle, "shortest_path"
+        except im.InvalidInputError:
+            import sys
+
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import pyepo_adapters
+
+            return pyepo_adapters.PyepoGridShortestPath((5, 5)), "PyepoGridShortestPath (shifted Dijkstra)"
+
+    def _knapsack(self, weights, capacity):
+        try:
+            oracle = im.get_oracle("knapsack")
+            oracle(np.ones((1, weights.shape[1])), weights=weights, capacity=capacity)
+            self.data = {"weights": weights, "capacity": capacity}
+            return oracle, "knapsack (d x n weights)"
+        except (im.InvalidInputError, im.OracleError):
+            oracle = im.get_oracle("ilp", sense="max", A_ub=weights, b_ub=capacity)
+            return oracle, "ilp (CP-SAT)"
+
+    @property
+    def instance_data(self) -> dict:
+        return getattr(self, "data", {})
+
+    def solve(self, costs):
+        return self.oracle(costs, **self.instance_data)
+
+    def fresh_model(self, seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        return torch.nn.Linear(self.x.shape[1], self.c.shape[1])
+
+
+# ---------------------------------------------------------------------- #
+# The two sides of every method
+# ---------------------------------------------------------------------- #
+def our_step_fn(method: str, problem: Problem, solve_ratio: float, seed: int):
+    """(loss(cp, c, w, z), lr) for our modules."""
+    from imle_solvers import (
+        IMLE,
+        AdaptiveTarget,
+        Blackbox,
+        CachedOracle,
+        FenchelYoungLoss,
+        ListwiseLTRLoss,
+        NCELoss,
+        NegativeIdentity,
+        PairwiseLTRLoss,
+        PerturbedOptimizer,
+        PerturbedTarget,
+        PointwiseLTRLoss,
+        SolutionLoss,
+        SPOPlusLoss,
+        SumOfGamma,
+    )
+    from imle_solvers.noise import Normal
+
+    oracle = problem.oracle
+    if solve_ratio < 1.0 or problem.instance_data:
+        # the pool needs the instance data fixed; it also carries the knapsack weights for every method
+        oracle = CachedOracle(problem.oracle, solve_ratio, solutions=problem.w if solve_ratio < 1.0 else None,
+                              generator=seed, **problem.instance_data)
+    gen = torch.Generator().manual_seed(seed)
+    lr = 1e-2
+    if method == "SPO+":
+        loss = SPOPlusLoss(oracle)
+    elif method == "DPO":
+        loss = SolutionLoss(PerturbedOptimizer(oracle, sigma=1.0, num_samples=3, noise=Normal(), generator=gen,
+                                               variance_reduction=True))
+    elif method == "PFYL":
+        loss = SolutionLoss(FenchelYoungLoss(oracle, sigma=1.0, num_samples=3, generator=gen))
+    elif method == "I-MLE":
+        loss = SolutionLoss(IMLE(oracle, noise=SumOfGamma(5), target=PerturbedTarget(10.0), num_samples=3,
+                                 generator=gen))
+    elif method == "AIMLE":
+        loss = SolutionLoss(IMLE(oracle, noise=SumOfGamma(5), target=AdaptiveTarget(), num_samples=3,
+                                 generator=gen))
+    elif method == "DBB":
+        loss, lr = SolutionLoss(Blackbox(oracle, lambda_=20.0), distance="regret"), 1e-1
+    elif method == "NID":
+        loss = SolutionLoss(NegativeIdentity(oracle), distance="regret")
+    else:  # the pool losses: a pool seeded with the training solutions, refreshed at solve_ratio 0.05
+        kind = {"NCE": NCELoss, "pointwise LTR": PointwiseLTRLoss, "pairwise LTR": PairwiseLTRLoss,
+                "listwise LTR": ListwiseLTRLoss}[method]
+        loss = kind(CachedOracle(problem.oracle, 0.05, solutions=problem.w, generator=seed, **problem.instance_data))
+    def step(cp, c, w, z):
+        return loss(cp, c, true_solutions=w, true_objectives=z)
+
+    return step, lr
+
+
+def pyepo_step_fn(method: str, problem: Problem, solve_ratio: float, seed: int):
+    """(loss(cp, c, w, z), lr) for PyEPO's modules, as its notebook calls them."""
+    import pyepo.func as F
+
+    om, ds = problem.optmodel, problem.dataset
+    cache = {"solve_ratio": solve_ratio, "dataset": ds} if solve_ratio < 1.0 else {}
+    pool = {"solve_ratio": 0.05, "dataset": ds}
+    l1 = torch.nn.L1Loss()
+    sign = 1.0 if problem.name == "sp5" else -1.0  # min: c.w - z; max: z - c.w
+
+    def regret_loss(layer):
+        return lambda cp, c, w, z: (sign * ((layer(cp) * c).sum(1) - z)).mean()
+
+    lr = 1e-2
+    if method == "SPO+":
+        module = F.SPOPlus(om, **cache)
+        step = lambda cp, c, w, z: module(cp, c, w, z.unsqueeze(1))  # noqa: E731
+    elif method == "DPO":
+        module = F.perturbedOpt(om, n_samples=3, sigma=1.0, seed=seed, **cache)
+        step = lambda cp, c, w, z: l1(module(cp), w)  # noqa: E731
+    elif method == "PFYL":
+        module = F.perturbedFenchelYoung(om, n_samples=3, sigma=1.0, seed=seed, **cache)
+        step = lambda cp, c, w, z: module(cp, w)  # noqa: E731
+    elif method == "I-MLE":
+        from pyepo.func.utils import sumGammaDistribution
+
+        module = F.implicitMLE(om, n_samples=3, sigma=1.0, lambd=10, distribution=sumGammaDistribution(5, seed=seed),
+                               **cache)
+        step = lambda cp, c, w, z: l1(module(cp), w)  # noqa: E731
+    elif method == "AIMLE":
+        from pyepo.func.utils import sumGammaDistribution
+
+        module = F.adaptiveImplicitMLE(om, n_samples=3, sigma=1.0, distribution=sumGammaDistribution(5, seed=seed),
+                                       **cache)
+        step = lambda cp, c, w, z: l1(module(cp), w)  # noqa: E731
+    elif method == "DBB":
+        step, lr = regret_loss(F.blackboxOpt(om, lambd=20, **cache)), 1e-1
+    elif method == "NID":
+        step = regret_loss(F.negativeIdentity(om, **cache))
+    elif method == "NCE":
+        module = F.NCE(om, **pool)
+        step = lambda cp, c, w, z: module(cp, w)  # noqa: E731
+    else:
+        kind = {"pointwise LTR": F.ptLTR, "pairwise LTR": F.prLTR, "listwise LTR": F.lsLTR}[method]
+        module = kind(om, **pool)
+        step = lambda cp, c, w, z: module(cp, c)  # noqa: E731
+    return step, lr
+
+
+class Run:
+    def __init__(self, model, step, lr):
+        self.model, self.step = model, step
+        self.optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+        self.times: list[float] = []
+
+
+def run_epoch(run: Run, problem: Problem, order: torch.Tensor, batch: int) -> None:
+    x, c = problem.x[problem.train], problem.c[problem.train]
+    run.model.train()
+    start = time.perf_counter()
+    for begin in range(0, len(order), batch):
+        index = order[begin: begin + batch]
+        cp = run.model(x[index])
+        loss = run.step(cp, c[index], problem.w[index], problem.z[index])
+        run.optimiser.zero_grad()
+        loss.backward()
+        run.optimiser.step()
+    run.times.append(time.perf_counter() - start)
+
+
+def test_regrets(problem: Problem, ours: torch.nn.Module, theirs: torch.nn.Module) -> tuple[float, float]:
+    from pyepo.metric import regret as pyepo_regret
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, c = problem.x[problem.test], problem.c[problem.test]
+    with torch.no_grad():
+        ours.eval()
+        predicted = ours(x).double().numpy()
+    mine = im.regret(problem.oracle, predicted, c.double().numpy(), true_objectives=problem.test_z.double().numpy(),
+                     **problem.instance_data)
+    loader = DataLoader(TensorDataset(x, c, problem.test_w, problem.test_z.unsqueeze(1)), batch_size=250)
+    return float(mine), float(pyepo_regret(theirs, problem.optmodel, loader))
+
+
+def train_method(problem: Problem, method: str, epochs: int, batch: int, solve_ratio: float, seed: int) -> dict:
+    initial = problem.fresh_model(seed)
+    our_step, lr = our_step_fn(method, problem, solve_ratio, seed)
+    their_step, their_lr = pyepo_step_fn(method, problem, solve_ratio, seed)
+    sides = {"ours": Run(copy.deepcopy(initial), our_step, lr), "pyepo": Run(copy.deepcopy(initial), their_step,
+                                                                              their_lr)}
+    for epoch in range(epochs):
+        order = torch.randperm(problem.train.stop, generator=torch.Generator().manual_seed(1000 * seed + epoch))
+        for run in sides.values():
+            run_epoch(run, problem, order, batch)
+    ours_regret, pyepo_regret = test_regrets(problem, sides["ours"].model, sides["pyepo"].model)
+    return {"problem": problem.name, "method": method, "seed": seed, "epochs": epochs, "solve_ratio": solve_ratio,
+            "ours_regret": ours_regret, "pyepo_regret": pyepo_regret,
+            "ours_epoch_s": sides["ours"].times, "pyepo_epoch_s": sides["pyepo"].times}
+
+
+def summarise(results: list[dict]) -> list[str]:
+    """The table: regret mean ± std over seeds, s/epoch (median over all epochs, min-max), both sides."""
+    lines = []
+    keys = sorted({(r["problem"], r["solve_ratio"]) for r in results})
+    for problem, ratio in keys:
+        rows = [r for r in results if r["problem"] == problem and r["solve_ratio"] == ratio]
+        seeds = sorted({r["seed"] for r in rows})
+        lines.append(f"### {problem}, solve_ratio {ratio}, seeds {seeds}, {rows[0]['epochs']} epochs")
+        lines.append("| method | ours regret % | PyEPO regret % | PyEPO notebook % | ours s/epoch | PyEPO s/epoch | "
+                     "PyEPO / ours |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for method in METHODS:
+            sel = [r for r in rows if r["method"] == method]
+            if not sel:
+                continue
+            ours = np.array([r["ours_regret"] for r in sel]) * 100
+            theirs = np.array([r["pyepo_regret"] for r in sel]) * 100
+            ot = np.concatenate([r["ours_epoch_s"] for r in sel])
+            pt = np.concatenate([r["pyepo_epoch_s"] for r in sel])
+            ratio_med = np.median(pt) / np.median(ot)
+            note = f"{NOTEBOOK[method]:.2f}" if problem == "sp5" else "-"
+            lines.append(
+                f"| {method} | {ours.mean():.2f} ± {ours.std(ddof=1) if len(ours) > 1 else 0:.2f} | "
+                f"{theirs.mean():.2f} ± {theirs.std(ddof=1) if len(theirs) > 1 else 0:.2f} | {note} | "
+                f"{np.median(ot):.3f} ({ot.min():.3f}-{ot.max():.3f}) | {np.median(pt):.2f} ({pt.min():.2f}-"
+                f"{pt.max():.2f}) | {ratio_med:.0f}x |")
+    return lines
+
+
+def bench_dfl(args) -> list[dict]:
+    import json
+
+    torch.set_num_threads(1)
+    results = []
+    out = args.dfl_out
+    for name in args.dfl_problems:
+        for seed in args.seeds:
+            problem = Problem(name, seed, args.train, args.test)
+            print(f"## {name} seed {seed}: our oracle {problem.oracle_name}; PyEPO {type(problem.optmodel).__name__}"
+                  f" ({load_line()})", flush=True)
+            for method in args.methods:
+                for ratio in args.solve_ratios:
+                    if ratio < 1.0 and method in ("NCE", "pointwise LTR", "pairwise LTR", "listwise LTR"):
+                        continue  # these always use the pool (solve_ratio 0.05)
+                    result = train_method(problem, method, args.epochs, args.train_batch, ratio, seed)
+                    results.append(result)
+                    print(f"{name} seed {seed} {method:<14} ratio {ratio}: regret ours {result['ours_regret']:.4f} "
+                          f"PyEPO {result['pyepo_regret']:.4f}; s/epoch ours {np.median(result['ours_epoch_s']):.3f} "
+                          f"PyEPO {np.median(result['pyepo_epoch_s']):.3f}", flush=True)
+                    if out:
+                        with open(out, "w") as handle:
+                            json.dump(results, handle)
+    print()
+    print("\n".join(summarise(results)))
+    print(f"after: {load_line()}")
+    return results
+
+
+def load_line() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
