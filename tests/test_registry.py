@@ -178,7 +178,7 @@ def test_missing_required_options_are_listed():
     with pytest.raises(im.InvalidInputError, match=r"oracle 'shortest_path': missing required options 'graph', "
                                                    r"'source' and 'target'\. Its options \(with defaults\): graph "
                                                    r"\(required\), source \(required\), target \(required\), "
-                                                   r"backend='scipy'"):
+                                                   r"backend='numba'"):
         im.get_oracle("shortest_path")
     with pytest.raises(im.InvalidInputError, match=r"oracle 'topk': missing required option 'k'"):
         im.get_oracle("topk")
