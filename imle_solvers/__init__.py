@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     "SumOfGamma": "imle_solvers.noise",
     "Normal": "imle_solvers.noise",
     "Noise": "imle_solvers.noise",
+    "DistributionNoise": "imle_solvers.noise",
     # targets
     "PerturbedTarget": "imle_solvers.targets",
     "AdaptiveTarget": "imle_solvers.targets",

@@ -25,9 +25,15 @@ def test_every_builtin_has_a_case():
     assert not missing, f"add a case to tests/oracle_cases.py::CASES for {missing}"
 
 
+def test_every_case_is_a_builtin():
+    unknown = [name for name in CASES if name not in registry._BUILTINS]
+    assert not unknown, f"tests/oracle_cases.py::CASES covers {unknown}, which are not built-in oracles"
+
+
 def _case(name) -> Case:
     if name not in registry._BUILTINS:
-        pytest.skip(f"{name!r} is not registered on this branch")
+        pytest.fail(f"tests/oracle_cases.py::CASES has {name!r}, which is not a built-in oracle: restore it in "
+                    "registry._BUILTINS or remove its case")
     return CASES[name]
 
 
