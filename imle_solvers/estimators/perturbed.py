@@ -111,13 +111,10 @@ class PerturbedOptimizer(nn.Module):
             ``torch.distributions`` object (no ``generator`` then).
         reduction: ``"mean"`` or ``"none"``.
         generator: a ``torch.Generator`` on theta's device.
-<<<<<<< HEAD
         variance_reduction: centre the per-sample inner products (see above).
-=======
         negative: ``"warn"`` (default), ``"raise"`` or ``"clamp"``: what to
             do when ``theta`` itself has negative entries for a
             ``nonnegative`` oracle (see :class:`~imle_solvers.IMLE`).
->>>>>>> audit-a
 
     Example:
         >>> import torch
@@ -138,11 +135,8 @@ class PerturbedOptimizer(nn.Module):
         noise: Any = None,
         reduction: str = "mean",
         generator: torch.Generator | None = None,
-<<<<<<< HEAD
         variance_reduction: bool = False,
-=======
         negative: str = "warn",
->>>>>>> audit-a
     ):
         super().__init__()
         OracleCall("PerturbedOptimizer", oracle, {})

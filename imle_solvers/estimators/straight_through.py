@@ -69,8 +69,8 @@ class StraightThrough(nn.Module):
         return _StraightThroughFunction.apply(theta, call, *instance_data.values())
 
     def extra_repr(self) -> str:
-<<<<<<< HEAD
-        return f"oracle={self.oracle!r}"
+        return f"oracle={self.oracle!r}{self._negative.repr_suffix()}"
+
 
 
 class NegativeIdentity(StraightThrough):
@@ -102,6 +102,3 @@ class NegativeIdentity(StraightThrough):
         >>> costs.grad  # descending it raises that edge's cost
         tensor([-0., -0., -5.])
     """
-=======
-        return f"oracle={self.oracle!r}{self._negative.repr_suffix()}"
->>>>>>> audit-a
