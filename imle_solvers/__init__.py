@@ -65,6 +65,7 @@ _LAZY: dict[str, str] = {
     "regret": "imle_solvers.metrics",
     # data and models for the Warcraft shortest-path experiments
     "WarcraftCNN": "imle_solvers.models",
+    "ResNet18Trunk": "imle_solvers.models",
     "WarcraftDataset": "imle_solvers.datasets.torch_dataset",
     "load_synthetic_warcraft": "imle_solvers.datasets.warcraft",
     "load_warcraft": "imle_solvers.datasets.warcraft",

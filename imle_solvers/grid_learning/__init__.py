@@ -38,18 +38,22 @@ Entry points (one module per concept: ``config``, ``data``, ``objective``,
 
 from __future__ import annotations
 
-from .config import _NOISES, _RUNNERS, _SCHEDULES, ESTIMATORS, GridLearningConfig
+from .config import _NOISES, _RUNNERS, _SCHEDULES, ESTIMATORS, MODELS, SIZE_DEFAULTS, GridLearningConfig
 from .data import _channel_statistics, load_grid_data
 from .evaluation import evaluate, predict_costs
 from .objective import _batch_loss, _make_noise, _torch_threads, build_estimator, hamming_loss, training_loss
+from .parallel import train_grid_processes
 from .pictures import plot_examples, plot_learning_curve
-from .training import GridLearningResult, _rotate_half, format_epoch, train_grid
+from .training import GridLearningResult, _rotate_half, build_model, format_epoch, train_grid
 
 __all__ = [
     "ESTIMATORS",
+    "MODELS",
+    "SIZE_DEFAULTS",
     "GridLearningConfig",
     "GridLearningResult",
     "build_estimator",
+    "build_model",
     "evaluate",
     "format_epoch",
     "hamming_loss",
@@ -58,6 +62,7 @@ __all__ = [
     "plot_learning_curve",
     "predict_costs",
     "train_grid",
+    "train_grid_processes",
     "training_loss",
 ]
 
