@@ -181,17 +181,21 @@ CPSAT_RTOL = 2.0**-29
 
 
 def check_knapsack(oracle, theta, data, z):
+    """One capacity dimension (weights (m, n), capacity (m,)) or d (weights (m, d, n), capacity (m, d))."""
     weights, capacity = data["weights"], data["capacity"]
+    if weights.ndim == 2:
+        weights, capacity = weights[:, None, :], capacity[:, None]
     for i in range(theta.shape[0]):
         assert_binary(z[i], i)
         chosen = z[i] == 1
         assert (theta[i][chosen] > 0).all(), f"instance {i}: an item with a non-positive value was selected"
-        assert math.fsum(weights[i][chosen].tolist()) <= capacity[i], f"instance {i}: over capacity"
+        for row, limit in zip(weights[i], capacity[i]):
+            assert math.fsum(row[chosen].tolist()) <= limit, f"instance {i}: over capacity"
         values = normalised(theta[i])
         best = 0.0
         for subset in itertools.product((0.0, 1.0), repeat=theta.shape[1]):
             subset = np.array(subset)
-            if math.fsum((weights[i] * subset).tolist()) <= capacity[i]:
+            if all(math.fsum((row * subset).tolist()) <= limit for row, limit in zip(weights[i], capacity[i])):
                 best = max(best, dot(values, subset))
         assert dot(values, z[i]) >= best - CPSAT_RTOL * theta.shape[1], f"instance {i}: knapsack value below the optimum"
 
@@ -291,6 +295,12 @@ def _knapsack_data(rng, batch, n=7):
             "capacity": rng.integers(0, 15, size=batch).astype(float)}
 
 
+def _knapsack_data_2d(rng, batch, n=7):
+    """Two capacity dimensions, per instance: weights (*batch, 2, n), capacity (*batch, 2)."""
+    return {"weights": rng.integers(0, 6, size=(*batch, 2, n)).astype(float),
+            "capacity": rng.integers(0, 15, size=(*batch, 2)).astype(float)}
+
+
 def _ilp_data(rng, batch, n=6):
     return {"A_ub": rng.integers(-2, 4, size=(*batch, 3, n)).astype(float),
             "b_ub": rng.integers(1, 6, size=(*batch, 3)).astype(float)}
@@ -324,6 +334,15 @@ CASES: dict[str, Case] = {
                                sized=lambda rng, batch, size: (rng.random((*batch, size, size)), {}),
                                overflow=_grid_overflows),
 }
+
+
+# Other data layouts of a built-in, checked by the same suites: (name, options, case).
+CASE_VARIANTS: list[tuple[str, dict, Case]] = [
+    ("knapsack", {"dims": 2}, Case(_knapsack_values, {"dims": 2}, data=_knapsack_data_2d, check=check_knapsack,
+                                   sized=lambda rng, batch, size: (_knapsack_values(rng, batch, size),
+                                                                   _knapsack_data_2d(rng, batch, size)),
+                                   min_size=0, data_scales=(1.0, 2.0**100, 2.0**-100))),
+]
 
 
 # ---------------------------------------------------------------------- #
@@ -409,7 +428,7 @@ def _knapsack(theta, weights, capacity):
     n = theta.shape[0]
     for bits in itertools.product((0.0, 1.0), repeat=n):
         z = np.array(bits)
-        if z @ weights <= capacity:
+        if np.all(weights @ z <= capacity):  # one dimension (n,) and () or d: (d, n) and (d,)
             yield z
 
 

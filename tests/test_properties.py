@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 import imle_solvers as im
 from imle_solvers import registry
-from tests.oracle_cases import CASES, PYEPO_ARCS_3X3
+from tests.oracle_cases import CASE_VARIANTS, CASES, PYEPO_ARCS_3X3
 
 BUILTINS = sorted(registry._BUILTINS)
 NAMES = sorted(set(BUILTINS) | set(CASES))
@@ -209,8 +209,17 @@ def test_variants_give_a_valid_solution_or_documented_error(name, options, data)
     _check_one_example(name, options, data)
 
 
-def _check_one_example(name, options, data):
-    case = _case(name)
+@pytest.mark.parametrize("name, options, case", CASE_VARIANTS,
+                         ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in o.items())}" for n, o, _ in CASE_VARIANTS])
+@settings(max_examples=max(EXAMPLES // 3, 1))
+@given(st.data())
+def test_data_layouts_give_a_valid_solution_or_documented_error(name, options, case, data):
+    _case(name)
+    _check_one_example(name, options, data, case)
+
+
+def _check_one_example(name, options, data, case=None):
+    case = case or _case(name)
     oracle = im.get_oracle(name, **{**case.options, **options})
     theta, instance_data, batch, size = _draw_input(data.draw, case)
     faulty = _faulty_instances(oracle, theta, instance_data, batch)
