@@ -21,7 +21,7 @@ Runners, each a fresh oracle configured with it (2 workers each):
 * ``serial``;
 * ``threads``, ``processes``, ``dask`` with the default adaptive dispatch
   (the runner estimates the solve time per instance and keeps a call in the
-  calling thread when the pool cannot win; see ``imle_solvers/runners.py``);
+  calling thread when the pool cannot win; see ``imle_solvers/runners/dispatch.py``);
 * ``processes (forced)``, ``dask (forced)``: ``adaptive=False``, always the
   pool, to show what the adaptive rule saves on the cheap oracle.
 

@@ -19,8 +19,18 @@ a batch of ``--batch`` instances, for
 TensorFlow runs eagerly and inside a ``tf.function`` (how Keras ``fit``
 runs it); ratios are against the torch step, measured in the same process,
 best of ``--repeats`` interleaved rounds, every framework on one thread.
+Sum-of-gamma noise: ``SumOfGamma(k=grid).sample((batch, grid**2))`` (10
+terms: ``10 * batch * grid**2`` Gamma draws, 92,160 by default) for torch,
+for the TensorFlow sampler eagerly and inside a ``tf.function``, and, for
+reference, the TensorFlow draw as it was before (``tf.random.stateless_gamma``
+of shape ``(10, batch, grid**2)`` and the weighted sum); ratios against torch.
+
 Last, a Keras ``train_on_batch`` step (Adam update included) of a Dense +
-IMLESubsetkLayer model against the Dense layer alone.
+IMLESubsetkLayer model against the Dense layer alone (and, to show what the
+noise costs, the same layer with Gumbel noise and without noise).
+
+Step, noise and Keras times: best / median / worst of ``--repeats``
+interleaved rounds.
 """
 
 from __future__ import annotations
@@ -44,17 +54,62 @@ def import_seconds(statement: str, repeats: int) -> float:
     return best
 
 
-def best_of(functions: dict, repeats: int) -> dict:
+def timings(functions: dict, repeats: int) -> dict:
+    """Seconds per call of each function, ``repeats`` interleaved rounds after two warm-up calls."""
     for function in functions.values():  # warm up (tracing, numba compilation)
         function()
         function()
-    best = dict.fromkeys(functions, float("inf"))
+    seconds = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
             start = time.perf_counter()
             function()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
+
+
+def best_of(functions: dict, repeats: int) -> dict:
+    return {name: min(values) for name, values in timings(functions, repeats).items()}
+
+
+def print_spread(seconds: dict, baseline: str, width: int = 43) -> None:
+    """best / median / worst in ms, and each against the baseline's."""
+    import statistics
+
+    base = [min(seconds[baseline]), statistics.median(seconds[baseline]), max(seconds[baseline])]
+    print(f"  {'':{width}s} {'best':>8s} {'median':>8s} {'worst':>8s}   ratio best / median / worst")
+    for label, values in seconds.items():
+        spread = [min(values), statistics.median(values), max(values)]
+        ratios = " / ".join(f"{value / ref:5.2f}x" for value, ref in zip(spread, base, strict=True))
+        print(f"  {label:{width}s} {spread[0] * 1e3:8.3f} {spread[1] * 1e3:8.3f} {spread[2] * 1e3:8.3f}   {ratios}")
+
+
+def noise_functions(batch: int, n: int, k: int) -> dict:
+    """One sum-of-gamma draw of shape (batch, n), 10 terms, per implementation."""
+    import math
+
+    import tensorflow as tf
+    import torch
+
+    import imle_solvers as im
+    import imle_solvers.tf as itf
+
+    torch_noise, tf_noise = im.SumOfGamma(k), itf.SumOfGamma(k)
+    torch_generator = torch.Generator().manual_seed(0)
+    generator = tf.random.Generator.from_seed(0)
+    in_graph = tf.function(lambda: tf_noise.sample([batch, n], generator=generator))
+
+    def before():  # the TensorFlow draw before this sampler: TensorFlow's Gamma op, then the weighted sum
+        seed = generator.make_seeds(1)[:, 0]
+        gammas = tf.random.stateless_gamma([10, batch, n], seed=seed, alpha=1.0 / k)
+        return tf.tensordot(1.0 / tf.range(1, 11, dtype=tf.float32), gammas, axes=1) - math.log(10) / k
+
+    return {
+        "torch SumOfGamma.sample": lambda: torch_noise.sample((batch, n), generator=torch_generator),
+        "tf SumOfGamma.sample, eager": lambda: tf_noise.sample([batch, n], generator=generator),
+        "tf SumOfGamma.sample, tf.function": lambda: in_graph().numpy(),
+        "tf.random.stateless_gamma (before), eager": before,
+    }
 
 
 def step_functions(oracle, theta, weights, *, raw: bool) -> dict:
@@ -101,6 +156,8 @@ def main() -> None:
     parser.add_argument("--grid", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--import-repeats", type=int, default=3)
+    parser.add_argument("--skip-imports", action="store_true", help="leave out the import-time part")
+    parser.add_argument("--skip-steps", action="store_true", help="leave out the I-MLE step part")
     args = parser.parse_args()
 
     statements = {
@@ -108,10 +165,11 @@ def main() -> None:
         "import imle_solvers.tf": "import imle_solvers.tf",
         "import imle_solvers, torch (IMLE)": "import imle_solvers; imle_solvers.IMLE",
     }
-    seconds = {name: import_seconds(statement, args.import_repeats) for name, statement in statements.items()}
-    print(f"import time, best of {args.import_repeats} fresh interpreters")
-    for name, value in seconds.items():
-        print(f"  {name:36s} {value:6.2f} s  {value / seconds['import tensorflow']:5.2f}x")
+    if not args.skip_imports:
+        seconds = {name: import_seconds(statement, args.import_repeats) for name, statement in statements.items()}
+        print(f"import time, best of {args.import_repeats} fresh interpreters")
+        for name, value in seconds.items():
+            print(f"  {name:36s} {value:6.2f} s  {value / seconds['import tensorflow']:5.2f}x")
 
     import numpy as np
     import tensorflow as tf
@@ -131,7 +189,7 @@ def main() -> None:
         "topk": (im.get_oracle("topk", k=size), rng.normal(size=(batch, size * size))),
         "shortest_path_grid": (im.get_oracle("shortest_path_grid"), rng.uniform(0.1, 1.0, size=(batch, size, size))),
     }
-    for name, (oracle, theta) in problems.items():
+    for name, (oracle, theta) in problems.items() if not args.skip_steps else ():
         theta = theta.astype("float32")
         weights = rng.normal(size=theta.shape).astype("float32")
         best = best_of(step_functions(oracle, theta, weights, raw=name != "topk"), args.repeats)
@@ -143,20 +201,28 @@ def main() -> None:
     x = rng.normal(size=(batch, 32)).astype("float32")
     y = im.get_oracle("topk", k=k)(rng.normal(size=(batch, n))).astype("float32")
     models = {}
-    for label, extra in (("keras, Dense only", []), ("keras, + IMLESubsetkLayer", [itf.IMLESubsetkLayer(k, seed=0)])):
+    layers = {
+        "keras, Dense only": [],
+        "keras, + IMLESubsetkLayer (sum-of-gamma)": [itf.IMLESubsetkLayer(k, seed=0)],
+        "keras, + IMLE(topk), Gumbel noise": [itf.IMLE(im.get_oracle("topk", k=k), seed=0)],
+        "keras, + IMLE(topk), no noise": [itf.IMLE(im.get_oracle("topk", k=k), noise=None)],
+    }
+    for label, extra in layers.items():
         model = tf.keras.Sequential([tf.keras.Input((32,)), tf.keras.layers.Dense(n), *extra])
         model.compile(optimizer="adam", loss="mse")
         models[label] = model
-    keras_best = best_of({label: (lambda m=m: m.train_on_batch(x, y)) for label, m in models.items()}, args.repeats)
+    noise_seconds = timings(noise_functions(batch, n, k), args.repeats)
+    keras_seconds = timings({label: (lambda m=m: m.train_on_batch(x, y)) for label, m in models.items()}, args.repeats)
 
-    print(f"\none I-MLE step (forward + backward), batch {batch}, grid {size}, 1 thread, best of {args.repeats}")
-    print(f"  {'oracle':20s} {'estimator':22s} {'ms/step':>8s}  vs torch")
-    for name, label, value, ratio in rows:
-        print(f"  {name:20s} {label:22s} {value * 1e3:8.3f}  {ratio:5.2f}x")
-    print(f"\nkeras train_on_batch (Adam), batch {batch}, {n} items, k = {k}")
-    baseline = keras_best["keras, Dense only"]
-    for label, value in keras_best.items():
-        print(f"  {label:43s} {value * 1e3:8.3f}  {value / baseline:5.2f}x")
+    if rows:
+        print(f"\none I-MLE step (forward + backward), batch {batch}, grid {size}, 1 thread, best of {args.repeats}")
+        print(f"  {'oracle':20s} {'estimator':22s} {'ms/step':>8s}  vs torch")
+        for name, label, value, ratio in rows:
+            print(f"  {name:20s} {label:22s} {value * 1e3:8.3f}  {ratio:5.2f}x")
+    print(f"\nsum-of-gamma noise (batch {batch}, {n} items, k = {k}, 10 terms: {10 * batch * n} Gamma draws), ms")
+    print_spread(noise_seconds, "torch SumOfGamma.sample")
+    print(f"\nkeras train_on_batch (Adam), batch {batch}, {n} items, k = {k}, ms")
+    print_spread(keras_seconds, "keras, Dense only")
 
 
 if __name__ == "__main__":

@@ -1,77 +1,76 @@
 """MkDocs hooks: pages generated from the code at build time.
 
-* ``<!-- oracle-catalogue -->`` in a page is replaced by a table of the
-  built-in oracles, built from :mod:`imle_solvers.registry` and each oracle
-  class's attributes (``sense``/``sense_doc``, ``event_doc``, ``output_doc``,
-  ``instance_data``, ``complexity_doc``, ``backend``, ``dependencies``,
-  ``device_native``), its constructor's signature and the first sentence of
-  its docstring (:func:`oracle_catalogue`).
+* the oracle catalogue: a table of the built-in oracles, built from
+  :mod:`imle_solvers.registry` and each oracle class's attributes
+  (``sense``/``sense_doc``, ``event_doc``, ``output_doc``, ``instance_data``,
+  ``complexity_doc``, ``backend``, ``dependencies``, ``device_native``), its
+  constructor's options and the first sentence of its docstring
+  (:func:`oracle_catalogue`). It is committed in ``docs/oracles.md`` between
+  ``<!-- oracle-catalogue -->`` and ``<!-- /oracle-catalogue -->`` so that the
+  page reads the same in the repository; ``python docs/hooks.py`` (or
+  ``make oracles-doc``) rewrites it after an oracle changes, and
+  ``tests/test_docs.py`` fails while it is out of date. The build also
+  regenerates it, so the site is never stale.
 * every ``examples/*.py`` script (Jupytext percent format) becomes a page
   ``examples/<name>.md`` — its markdown cells as prose, its code cells as
   code — listed under "Examples" in the navigation, so an example added by
   anyone appears without editing ``mkdocs.yml``.
+* every executed notebook ``notebooks/*.ipynb`` becomes a site file at
+  ``notebooks/<name>.ipynb``, which the mkdocs-jupyter plugin renders with its
+  stored outputs (``execute: false``), and ``notebooks/README.md`` becomes the
+  section's index page ``notebooks/index.md``. Notebooks are listed in
+  ``mkdocs.yml``'s nav by hand (a notebook left out fails ``--strict``).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 import sys
 from pathlib import Path
+
+from mkdocs.plugins import event_priority
 
 ROOT = Path(__file__).resolve().parent.parent
 
 log = logging.getLogger("mkdocs.hooks.imle_solvers")
 
 CATALOGUE_MARKER = "<!-- oracle-catalogue -->"
+CATALOGUE_END = "<!-- /oracle-catalogue -->"
+CATALOGUE_PAGE = ROOT / "docs" / "oracles.md"
 EXAMPLES_DIR = ROOT / "examples"
+NOTEBOOK_DIR = ROOT / "notebooks"
 #: Pages owned by other work streams; the nav lists them, the build tolerates their absence.
 
 
 # ---------------------------------------------------------------------- #
 # The oracle catalogue
 # ---------------------------------------------------------------------- #
-def _first_sentence(doc: str | None) -> str:
-    text = " ".join((doc or "").strip().split("\n\n")[0].split())
-    text = re.sub(r":(?:class|func|meth|mod|data|attr|exc):`~?([^`]+)`", lambda m: m.group(1).split(".")[-1], text)
-    text = text.replace("``", "`")
-    match = re.search(r"(?<=[.:])\s", text)
-    sentence = text[: match.start()] if match else text
-    return sentence.rstrip(":").rstrip(".") + "."
-
-
 def _options(cls) -> str:
-    try:
-        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    except (TypeError, ValueError):
+    from imle_solvers.oracles import _options as options
+
+    accepted = options.option_defaults(cls)
+    if accepted is None:
         return ""
-    shown = []
-    for parameter in parameters:
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        if parameter.default is inspect.Parameter.empty:
-            shown.append(f"`{parameter.name}`")
-        else:
-            shown.append(f"`{parameter.name}={parameter.default!r}`")
+    shown = [f"`{options.format_option(name, default)}`" for name, default in accepted.items()]
+    shown += [f"`{alias}` (= `{target}`)" for alias, target in options.aliases_of(cls).items()]
     return ", ".join(shown) or "none"
 
 
 def _instance_data(cls) -> str:
-    data = dict(getattr(cls, "instance_data", {}) or {})
-    if not data:
-        return ""
-    required = set(getattr(cls, "required_data", ()) or ())
+    from imle_solvers.oracles import _options as options
+
     parts = []
-    for key, ndim in data.items():
+    for key, ndim, required in options.per_call_data(cls):
         shape = "scalar" if ndim == 0 else f"{ndim}-d"
-        parts.append(f"`{key}` ({shape}{', required' if key in required else ''})")
-    return "; data: " + ", ".join(parts)
+        parts.append(f"`{key}` ({shape}{', required' if required else ''})")
+    return "; data: " + ", ".join(parts) if parts else ""
 
 
 def oracle_rows() -> list[dict[str, str]]:
     """One row per built-in oracle: the facts the catalogue shows."""
     from imle_solvers import registry
+    from imle_solvers.oracles._options import summary
 
     rows = []
     for name in sorted(registry._BUILTINS):
@@ -86,7 +85,7 @@ def oracle_rows() -> list[dict[str, str]]:
                 "class": cls.__name__,
                 "identifier": public,
                 "path": path,
-                "summary": _first_sentence(cls.__doc__),
+                "summary": summary(cls.__doc__),
                 "sense": getattr(cls, "sense_doc", None) or cls.sense,
                 "input": f"`{cls.event_doc}`{_instance_data(cls)}",
                 "output": f"`{cls.output_doc or cls.event_doc}`",
@@ -123,6 +122,24 @@ def oracle_catalogue() -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def with_catalogue(markdown: str) -> str:
+    """``markdown`` with the region between the catalogue markers replaced by
+    the current :func:`oracle_catalogue` (a bare start marker gets the region)."""
+    start = markdown.index(CATALOGUE_MARKER)
+    end = markdown.find(CATALOGUE_END, start)
+    after = markdown[end + len(CATALOGUE_END):] if end >= 0 else markdown[start + len(CATALOGUE_MARKER):]
+    return f"{markdown[:start]}{CATALOGUE_MARKER}\n{oracle_catalogue()}\n{CATALOGUE_END}{after}"
+
+
+def write_catalogue(page: Path = CATALOGUE_PAGE) -> bool:
+    """Regenerate the catalogue committed in ``page``; True when it changed."""
+    text = page.read_text(encoding="utf-8")
+    updated = with_catalogue(text)
+    if updated != text:
+        page.write_text(updated, encoding="utf-8")
+    return updated != text
 
 
 # ---------------------------------------------------------------------- #
@@ -211,15 +228,35 @@ def on_config(config, **kwargs):
     return config
 
 
+def notebook_files() -> list[Path]:
+    """The executed notebooks, sorted by name."""
+    return sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+
+
+# Before the mkdocs-jupyter plugin's on_files (priority 0), which turns the
+# notebook files added here into pages.
+@event_priority(50)
 def on_files(files, config, **kwargs):
     from mkdocs.structure.files import File
 
     for script in example_scripts():
         files.append(File.generated(config, f"examples/{script.stem}.md", content=example_page(script)))
+    for notebook in notebook_files():
+        files.append(File(f"notebooks/{notebook.name}", src_dir=str(ROOT), dest_dir=config["site_dir"],
+                          use_directory_urls=config["use_directory_urls"]))
+    readme = NOTEBOOK_DIR / "README.md"
+    if readme.exists():
+        files.append(File.generated(config, "notebooks/index.md", content=readme.read_text(encoding="utf-8")))
     return files
 
 
 def on_page_markdown(markdown, page, config, files, **kwargs):
     if CATALOGUE_MARKER in markdown:
-        markdown = markdown.replace(CATALOGUE_MARKER, oracle_catalogue())
+        markdown = with_catalogue(markdown)
     return markdown
+
+
+if __name__ == "__main__":  # python docs/hooks.py: rewrite the catalogue committed in docs/oracles.md
+    _use_this_checkout()
+    changed = write_catalogue()
+    print(f"{CATALOGUE_PAGE.relative_to(ROOT)}: {'updated' if changed else 'already current'}")

@@ -108,4 +108,11 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public names, the dunders and the package's own loaded submodules
+    (not the helpers this file imports: ``Any``, ``annotations``, ``importlib``)."""
+    ours = {
+        name for name, value in globals().items()
+        if name.startswith("__")
+        or (not name.startswith("_") and getattr(value, "__name__", "").startswith(__name__ + "."))
+    }
+    return sorted(ours | set(__all__))

@@ -3,7 +3,9 @@
 Subcommands:
 
 * ``imle-solvers oracles`` — a table of the registered oracles: name, sense,
-  event shape, backend and whether its optional dependencies import.
+  event shape, backend and whether its optional dependencies import;
+  ``imle-solvers oracles NAME`` — one oracle's options with their defaults,
+  per-call data, complexity and backend.
 * ``imle-solvers train-grid`` — learn shortest paths on grid maps from the
   paths alone (the Warcraft experiment; :mod:`imle_solvers.grid_learning`):
   a progress bar and a line per epoch, then ``metrics.json``, a learning
@@ -19,7 +21,7 @@ import math
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main", "oracle_table"]
+__all__ = ["main", "oracle_table", "oracle_details"]
 
 
 def _importable(module: str) -> bool:
@@ -63,7 +65,8 @@ def oracle_table() -> list[dict[str, str]]:
     return rows
 
 
-def _print_table(rows: list[dict[str, str]], columns: Sequence[str], out=sys.stdout) -> None:
+def _print_table(rows: list[dict[str, str]], columns: Sequence[str], out=None) -> None:
+    out = sys.stdout if out is None else out  # at call time: sys.stdout may have been replaced since import
     widths = {c: max(len(c), *(len(r[c]) for r in rows)) if rows else len(c) for c in columns}
     out.write("  ".join(c.ljust(widths[c]) for c in columns).rstrip() + "\n")
     out.write("  ".join("-" * widths[c] for c in columns) + "\n")
@@ -71,8 +74,71 @@ def _print_table(rows: list[dict[str, str]], columns: Sequence[str], out=sys.std
         out.write("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip() + "\n")
 
 
+def oracle_details(name: str) -> list[tuple[str, str]]:
+    """What ``imle-solvers oracles NAME`` prints, as ``(label, text)`` rows:
+    the summary, sense, shapes, options with their defaults, per-call data,
+    complexity and backend of one registered oracle.
+
+    Raises :class:`~imle_solvers.OracleNotFoundError` for an unknown name.
+
+    Example:
+        >>> from imle_solvers.cli import oracle_details
+        >>> dict(oracle_details("topk"))["options"]
+        "get_oracle('topk', k (required)); every oracle also takes runner='serial', timeout=None"
+    """
+    from .oracles import _options
+    from .oracles.base import Oracle
+    from .registry import _FunctionFactory, get_factory
+
+    factory = get_factory(name)
+    info: object = factory if isinstance(factory, (_FunctionFactory, type)) else None
+    cls = factory if isinstance(factory, type) and issubclass(factory, Oracle) else None
+    doc = getattr(getattr(factory, "fn", None), "__doc__", None) or getattr(factory, "__doc__", None)
+    accepted = _options.option_defaults(factory)
+    common = ", ".join(_options.format_option(key, value) for key, value in _options.COMMON.items())
+    if accepted is None:
+        options = f"not readable from the factory's signature; every oracle also takes {common}"
+    else:
+        aliases = _options.aliases_of(factory)
+        shown = [_options.format_option(key, value) for key, value in accepted.items()]
+        shown += [f"{alias} (= {target})" for alias, target in aliases.items()]
+        options = f"get_oracle({name!r}, {', '.join(shown)})" if shown else "none of its own"
+        options += f"; every oracle also takes {common}"
+    data = _options.describe_data(factory)
+    rows = [
+        ("summary", _options.summary(doc)),
+        ("class", f"{factory.__module__}.{factory.__qualname__}" if cls is not None else type(factory).__name__),
+        ("sense", str(getattr(info, "sense_doc", None) or getattr(info, "sense", "?"))),
+        ("input", f"(*batch, *event), event {cls.event_doc}" if cls is not None
+         else f"(*batch, *event), {getattr(factory, 'event_ndim', '?')} event dim(s)"),
+        ("output", (cls.output_doc or cls.event_doc) if cls is not None else "theta's shape"),
+        ("options", options),
+        ("per-call data", f"{data}: {_options.per_call_hint(factory).split(': ', 1)[1]}" if data else "none"),
+        ("complexity", getattr(cls, "complexity_doc", "") or "not documented"),
+    ]
+    deps = tuple(getattr(cls, "dependencies", ()) or ())
+    missing = [module for module in deps if not _importable(module)]
+    backend = getattr(cls, "backend", "numpy") if cls is not None else "custom"
+    status = "" if not deps else (" — installed" if not missing else " — missing " + ", ".join(missing))
+    rows.append(("backend", f"{backend} ({', '.join(deps) or 'numpy'}){status}"))
+    return rows
+
+
 def _cmd_oracles(args: argparse.Namespace) -> int:
-    _print_table(oracle_table(), ["name", "sense", "event", "backend", "dependencies"])
+    if args.name is None:
+        _print_table(oracle_table(), ["name", "sense", "event", "backend", "dependencies"])
+        return 0
+    from .errors import OracleNotFoundError
+
+    try:
+        rows = oracle_details(args.name)
+    except OracleNotFoundError as error:
+        sys.stderr.write(f"imle-solvers oracles: error: {error.args[0]}\n")
+        return 2
+    width = max(len(label) for label, _ in rows)
+    sys.stdout.write(f"{args.name}\n")
+    for label, text in rows:
+        sys.stdout.write(f"  {label.ljust(width)}  {text}\n")
     return 0
 
 
@@ -116,6 +182,7 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def _add_train_grid(sub) -> None:
     from .grid_learning import _NOISES, _RUNNERS, _SCHEDULES, ESTIMATORS, GridLearningConfig
+    from .grid_learning.objective import _LIBRARY_DEFAULTS
 
     defaults = GridLearningConfig()
     parser = sub.add_parser(
@@ -126,7 +193,8 @@ def _add_train_grid(sub) -> None:
             "true shortest path, learning from the true paths alone through a gradient estimator. Data: "
             "synthetic Warcraft-like maps (generated once and cached), or the original Warcraft files with "
             "--original. Prints a line per epoch (loss, held-out exact-match and cost-optimal %, time) and "
-            "writes metrics.json, learning_curve.png, examples.png and model.pt to --output."
+            "writes metrics.json, learning_curve.png, examples.png and model.pt to --output. "
+            + _LIBRARY_DEFAULTS
         ),
         formatter_class=_DefaultsFormatter,
     )
@@ -136,9 +204,11 @@ def _add_train_grid(sub) -> None:
         help="grid side (k x k cells)")
     add("--estimator", choices=ESTIMATORS, default=defaults.estimator, help="gradient estimator")
     add("--samples", dest="num_samples", metavar="S", type=positive, default=defaults.num_samples,
-        help="noise samples per map (imle, aimle, perturbed, fenchel-young)")
+        help="noise samples per map (imle, aimle, perturbed, fenchel-young); the library's default is 1, "
+             "see above")
     add("--lambda", dest="lambda_", metavar="LAMBDA", type=_number(positive=True), default=defaults.lambda_,
-        help="target step in cost units (imle, blackbox); initial beta (aimle)")
+        help="target step in cost units (imle, blackbox); initial beta (aimle); the library's "
+             "PerturbedTarget default is 10, see above")
     add("--noise-temperature", metavar="TAU", type=_number(positive=False), default=defaults.noise_temperature,
         help="noise scale tau (sigma for perturbed and fenchel-young)")
     add("--noise", choices=_NOISES, default=defaults.noise, help="noise distribution")
@@ -160,8 +230,9 @@ def _add_train_grid(sub) -> None:
     add("--original", default=None, metavar="PATH",
         help="a folder of the original Warcraft files ({split}_maps.npy, {split}_vertex_weights.npy, "
              "{split}_shortest_paths.npy) instead of synthetic maps")
-    add("--cache-dir", metavar="PATH", default=None,
-        help="where synthetic data sets are cached (default: $IMLE_SOLVERS_CACHE or ~/.cache/imle_solvers)")
+    add("--data-dir", "--cache-dir", dest="cache_dir", metavar="PATH", default=None,
+        help="where the synthetic data set is cached, one file per size and seed, about 28 KB a map at "
+             "12 x 12 and 177 KB at 30 x 30 (default: $IMLE_SOLVERS_CACHE or ~/.cache/imle_solvers)")
     add("--augment", action="store_true",
         help="rotate a random half of each training batch by 180 degrees (better cost-optimal %%, but the labels' "
              "tie rule is not rotation-invariant, so exact-match %% drops)")
@@ -170,8 +241,10 @@ def _add_train_grid(sub) -> None:
 
 
 def _cmd_train_grid(args: argparse.Namespace) -> int:
+    from .datasets import synthetic_warcraft_cache_file
     from .errors import ImleSolversError
     from .grid_learning import GridLearningConfig, train_grid
+    from .grid_learning.objective import _estimator_settings
 
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(GridLearningConfig) if hasattr(args, f.name)}
     config = GridLearningConfig(**options)
@@ -189,8 +262,12 @@ def _cmd_train_grid(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     log(f"train-grid: {config.estimator} on {config.k}x{config.k} {source}: {config.num_train} train / "
-        f"{config.num_val} val / {config.num_test} test maps, {config.epochs} epochs of batch {config.batch_size}, "
-        f"{config.threads} torch thread(s)")
+        f"{config.num_val} val / {config.num_test} test maps, {_count(config.epochs, 'epoch')} of batch "
+        f"{config.batch_size}, {_count(config.threads, 'torch thread')}")
+    log(f"estimator: {_estimator_settings(config)}")
+    if config.original is None:
+        log(f"data: {synthetic_warcraft_cache_file(config.k, seed=config.data_seed, cache_dir=config.cache_dir)} "
+            f"(generated on first use; --data-dir or $IMLE_SOLVERS_CACHE to move it)")
 
     try:
         result = train_grid(config, log=log, progress=args.progress)
@@ -203,13 +280,28 @@ def _cmd_train_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(number: int | None, noun: str) -> str:
+    """``1 epoch``, ``5 epochs``; ``None`` is torch's own setting."""
+    if number is None:
+        return f"torch's default {noun}s"
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="imle-solvers",
         description="Discrete solvers made trainable with Implicit MLE.",
     )
+    parser.add_argument("--version", action="version", version=f"imle-solvers {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    oracles = sub.add_parser("oracles", help="list the registered oracles")
+    oracles = sub.add_parser(
+        "oracles", help="list the registered oracles, or show one: its options, per-call data and complexity",
+        description="Without NAME: a table of the registered oracles (plugins included). With NAME: that oracle's "
+                    "options with their defaults, the data passed with each call, its complexity and backend.",
+    )
+    oracles.add_argument("name", nargs="?", default=None, metavar="NAME", help="an oracle's name, e.g. knapsack")
     oracles.set_defaults(handler=_cmd_oracles)
     _add_train_grid(sub)
     return parser

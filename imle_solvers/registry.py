@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import threading
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
 from .errors import OracleNotFoundError
+from .oracles._options import check_options
 from .oracles.base import Oracle
 from .oracles.function import FunctionOracle
 
@@ -152,6 +154,8 @@ def register_oracle(
 class _FunctionFactory:
     """A picklable factory for a registered solver function."""
 
+    __signature__ = inspect.Signature()  # it takes no options
+
     def __init__(self, fn, name, sense, event_ndim, instance_data, nonnegative):
         self.fn, self.name, self.sense = fn, name, sense
         self.event_ndim, self.instance_data, self.nonnegative = event_ndim, instance_data, nonnegative
@@ -242,6 +246,10 @@ def get_oracle(name: str, *, runner: Any = "serial", timeout: float | None = Non
     Raises:
         OracleNotFoundError: unknown name; the message lists the names and
             suggests the closest.
+        InvalidInputError: an option the oracle does not take (the message
+            lists its options with their defaults and suggests the closest,
+            or says that per-call data such as knapsack ``weights`` goes with
+            each call), a missing required option, or a bad value.
 
     Example:
         >>> import numpy as np
@@ -251,6 +259,8 @@ def get_oracle(name: str, *, runner: Any = "serial", timeout: float | None = Non
         array([[0., 1., 0.]])
     """
     factory = get_factory(name)
+    if isinstance(factory, (type, _FunctionFactory)):  # a custom factory function says what it wants itself
+        check_options(name, factory, options)
     try:
         oracle = factory(**options)
     except TypeError as error:

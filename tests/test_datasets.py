@@ -297,7 +297,37 @@ def test_cache_matches_direct_generation_and_splits_are_disjoint(tmp_path):
     # A split does not depend on the sizes of the others.
     other = load_synthetic_warcraft(12, 9, 3, 2, seed=5, cache_dir=tmp_path)
     _assert_same(other.test, splits.test)
-    assert len(list(tmp_path.glob("*.npz"))) == 2
+    assert len(list(tmp_path.glob("*.npz"))) == 1  # one file per data set, whatever the split sizes
+
+
+def test_one_cache_file_serves_every_split_size(tmp_path, monkeypatch):
+    """A smaller request is sliced from the cached set without generating;
+    a larger one regenerates only the split that grew; one file throughout."""
+    from imle_solvers.datasets import synthetic_warcraft_cache_file
+
+    big = load_synthetic_warcraft(5, 12, 4, 3, seed=2, cache_dir=tmp_path)
+    (file,) = tmp_path.glob("*.npz")
+    assert file == synthetic_warcraft_cache_file(5, seed=2, cache_dir=tmp_path)
+    generated = []
+    real = warcraft_module.generate_synthetic_warcraft
+
+    def counting(num_maps, *args, **kwargs):
+        generated.append((num_maps, kwargs.get("stream")))
+        return real(num_maps, *args, **kwargs)
+
+    monkeypatch.setattr(warcraft_module, "generate_synthetic_warcraft", counting)
+    small = load_synthetic_warcraft(5, 7, 0, 2, seed=2, cache_dir=tmp_path)
+    assert generated == []
+    for part, whole in zip(small, big):
+        _assert_same(part, GridPathData(*(array[: part.num_maps] for array in whole)))
+    grown = load_synthetic_warcraft(5, 20, 4, 3, seed=2, cache_dir=tmp_path)
+    assert generated == [(20, "train")]
+    _assert_same(grown.train, real(20, 5, seed=2, stream="train"))
+    assert list(tmp_path.glob("*.npz")) == [file]
+    generated.clear()
+    again = load_synthetic_warcraft(5, 16, 4, 3, seed=2, cache_dir=tmp_path)
+    assert generated == []
+    _assert_same(again.train, GridPathData(*(array[:16] for array in grown.train)))
 
 
 def test_cache_dir_from_environment(tmp_path, monkeypatch):

@@ -140,8 +140,21 @@ def test_oracle_catalogue_lists_every_builtin(hooks):
         assert row["summary"].endswith(".") and len(row["summary"]) > 15, row
     table = hooks.oracle_catalogue()
     assert "| [`knapsack`](#knapsack) | max | `(n,)`; data: `weights` (1-d, required), `capacity` (scalar, required)" in table
-    assert "`k`" in table and "`graph`" in table and "`neighbourhood=8`" in table
-    assert hooks.CATALOGUE_MARKER in (ROOT / "docs" / "oracles.md").read_text(encoding="utf-8")
+    assert "`k (required)`" in table and "`graph (required)`" in table and "`neighbourhood=8`" in table
+    assert "`neighborhood` (= `neighbourhood`)" in table
+
+
+def test_the_committed_oracle_catalogue_is_current(hooks):
+    """docs/oracles.md carries the generated catalogue, so that it reads the same
+    in the repository as on the site; regenerate it with `make oracles-doc`."""
+    text = (ROOT / "docs" / "oracles.md").read_text(encoding="utf-8")
+    assert hooks.CATALOGUE_MARKER in text and hooks.CATALOGUE_END in text, "docs/oracles.md lost its catalogue markers"
+    assert hooks.with_catalogue(text) == text, (
+        "docs/oracles.md's oracle catalogue is out of date: run `make oracles-doc` "
+        "(or `python docs/hooks.py`) and commit docs/oracles.md"
+    )
+    start = text.index(hooks.CATALOGUE_MARKER)
+    assert all(f"### `{row['name']}`" in text[start:] for row in hooks.oracle_rows())
 
 
 def test_every_example_renders_as_a_page(hooks):

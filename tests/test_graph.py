@@ -10,7 +10,7 @@ import pytest
 import imle_solvers as im
 from imle_solvers.oracles import graph as graph_module
 
-BACKENDS = ["scipy", "networkx"]
+BACKENDS = ["numba", "scipy", "networkx"]
 
 
 def random_graph(rng, kind, nodes, edges):
@@ -46,10 +46,13 @@ def path_edges_ok(graph, z, source, target):
 
 
 def brute_force_cost(graph, costs, source, target):
-    """The cheapest simple path by enumeration (parallel edges: the cheapest)."""
+    """The cheapest simple path by enumeration (parallel edges: the cheapest;
+    self-loops are never on a simple path)."""
     edges = list(graph.edges(keys=True)) if graph.is_multigraph() else list(graph.edges)
     pair_cost: dict = {}
     for index, edge in enumerate(edges):
+        if edge[0] == edge[1]:
+            continue
         for pair in [(edge[0], edge[1])] + ([] if graph.is_directed() else [(edge[1], edge[0])]):
             pair_cost[pair] = min(pair_cost.get(pair, np.inf), costs[index])
     if source == target:
@@ -118,14 +121,14 @@ def test_scipy_keeps_explicit_zeros_and_fallback_is_exact(monkeypatch):
     assert graph_module.csgraph_keeps_explicit_zeros()  # documented scipy behaviour, checked here
     rng = np.random.default_rng(5)
     graph = nx.gnm_random_graph(60, 200, seed=1)
-    oracle = im.get_oracle("shortest_path", graph=graph, source=0, target=59)
+    oracle = im.get_oracle("shortest_path", graph=graph, source=0, target=59, backend="scipy")
     costs = rng.integers(0, 3, size=(10, graph.number_of_edges())).astype(float)
     direct = oracle(costs)
     # Pretend scipy dropped explicit zeros: instances with a zero cost take the networkx path.
     graph_module.csgraph_keeps_explicit_zeros.cache_clear()
     monkeypatch.setattr(graph_module, "csgraph_keeps_explicit_zeros", lambda: False)
     fallback = oracle(costs)
-    np.testing.assert_array_equal((costs * fallback).sum(1), (costs * direct).sum(1))
+    np.testing.assert_array_equal(fallback, direct)  # one tie rule: the same paths, not only the same costs
     for z in fallback:
         assert path_edges_ok(graph, z, 0, 59)
 
@@ -191,7 +194,7 @@ def test_source_equals_target_gives_the_empty_path():
 def test_input_errors():
     graph = nx.path_graph(4)
     oracle = im.get_oracle("shortest_path", graph=graph, source=0, target=3)
-    with pytest.raises(im.InvalidInputError, match=r"batch index \(1,\).*non-negative"):
+    with pytest.raises(im.InvalidInputError, match=r"batch index \(1,\).*non-negative.*every undirected edge"):
         oracle(np.array([[1.0, 1.0, 1.0], [1.0, -0.5, 1.0]]))
     with pytest.raises(im.InvalidInputError, match=r"expected event shape \(3,\) \(one cost per edge.*found \(4,\)"):
         oracle(np.ones((2, 4)))
@@ -199,8 +202,10 @@ def test_input_errors():
         im.get_oracle("shortest_path", graph=graph, source=7, target=3)
     with pytest.raises(im.InvalidInputError, match="backend"):
         im.get_oracle("shortest_path", graph=graph, source=0, target=3, backend="igraph")
+    with pytest.raises(TypeError, match="networkx graph or a non-empty sequence of \\(u, v\\) arcs"):
+        im.get_oracle("shortest_path", graph=[(0, 1, 2)], source=0, target=1)
     with pytest.raises(TypeError, match="networkx graph"):
-        im.get_oracle("shortest_path", graph=[(0, 1)], source=0, target=1)
+        im.get_oracle("shortest_path", graph=7, source=0, target=1)
 
 
 def test_graph_changes_after_construction_do_not_leak_in():
@@ -208,3 +213,177 @@ def test_graph_changes_after_construction_do_not_leak_in():
     oracle = im.get_oracle("shortest_path", graph=graph, source=0, target=2, backend="networkx")
     graph.add_edge(0, 2)
     np.testing.assert_array_equal(oracle(np.ones(2)), [1, 1])
+
+
+# ---------------------------------------------------------------------- #
+# One tie rule on every backend; negative costs on acyclic graphs
+# ---------------------------------------------------------------------- #
+def pyepo_grid(rows=5, cols=5):
+    """PyEPO's shortest-path grid: arcs east and south, in PyEPO's order
+    (``pyepo.model.utils._get_grid_arcs``), nodes numbered row by row."""
+    arcs = []
+    for i in range(rows):
+        arcs += [(i * cols + j, i * cols + j + 1) for j in range(cols - 1)]
+        if i < rows - 1:
+            arcs += [(i * cols + j, (i + 1) * cols + j) for j in range(cols)]
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(rows * cols))
+    graph.add_edges_from(arcs)
+    return graph, arcs
+
+
+def test_pyepo_grid_keeps_pyepos_arc_order_and_is_acyclic():
+    graph, arcs = pyepo_grid()
+    assert list(graph.edges) != arcs  # networkx groups a digraph's edges by tail: not PyEPO's order
+    oracle = im.get_oracle("shortest_path", graph=arcs, source=0, target=24)
+    assert oracle.edges == arcs and oracle.num_edges == 40
+    assert oracle.acyclic and not oracle.nonnegative
+    costs = np.random.default_rng(0).normal(size=(20, 40))
+    by_graph = im.get_oracle("shortest_path", graph=graph, source=0, target=24)
+    permutation = [arcs.index(edge) for edge in by_graph.edges]  # graph order -> PyEPO order
+    np.testing.assert_array_equal(oracle(costs)[:, permutation], by_graph(costs[:, permutation]))
+
+
+def test_arcs_given_twice_are_parallel_edges():
+    oracle = im.get_oracle("shortest_path", graph=[(0, 1), (0, 1), (1, 2)], source=0, target=2)
+    assert oracle.multigraph and oracle.edges == [(0, 1, 0), (0, 1, 1), (1, 2, 0)]
+    np.testing.assert_array_equal(oracle(np.array([2.0, 1.0, 1.0])), [0, 1, 1])
+
+
+@pytest.mark.parametrize("kind", [nx.Graph, nx.DiGraph, nx.MultiGraph, nx.MultiDiGraph])
+def test_every_backend_returns_the_same_path(kind):
+    """The documented tie rule, not only the same cost: integer costs with
+    many ties and zeros (zero-cost cycles included)."""
+    rng = np.random.default_rng(17)
+    compared = 0
+    for _ in range(30):
+        graph = random_graph(rng, kind, nodes=int(rng.integers(2, 9)), edges=int(rng.integers(3, 20)))
+        source, target = (int(x) for x in rng.integers(0, graph.number_of_nodes(), size=2))
+        if not nx.has_path(graph, source, target):
+            continue
+        costs = rng.integers(0, 3, size=(8, graph.number_of_edges())).astype(float)
+        answers = [im.get_oracle("shortest_path", graph=graph, source=source, target=target, backend=b)(costs)
+                   for b in BACKENDS]
+        for other in answers[1:]:
+            np.testing.assert_array_equal(other, answers[0])
+        compared += len(costs)
+    assert compared >= 100
+
+
+def test_the_tie_rule_prefers_fewer_edges_then_lower_edge_indices():
+    # 0 -> 3 directly (cost 2), or 0 -> 1 -> 3 and 0 -> 2 -> 3 (cost 1 + 1): all cost 2.
+    graph = nx.DiGraph([(0, 1), (0, 2), (1, 3), (2, 3), (0, 3)])
+    edges = list(graph.edges)
+    costs = np.array([1.0, 1.0, 1.0, 1.0, 2.0])
+    costs = costs[[list(nx.DiGraph([(0, 1), (0, 2), (1, 3), (2, 3), (0, 3)]).edges).index(e) for e in edges]]
+    for backend in BACKENDS:
+        oracle = im.get_oracle("shortest_path", graph=graph, source=0, target=3, backend=backend)
+        assert [edges[i] for i in np.flatnonzero(oracle(costs))] == [(0, 3)]  # fewest edges
+        no_direct = costs.copy()
+        no_direct[edges.index((0, 3))] = 5.0
+        # two-edge paths tie: the lowest index into the target is (1, 3), then (0, 1)
+        assert [edges[i] for i in np.flatnonzero(oracle(no_direct))] == [(0, 1), (1, 3)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_negative_costs_on_acyclic_graphs_against_brute_force(backend):
+    rng = np.random.default_rng(23)
+    checked = 0
+    for _ in range(25):
+        order = rng.permutation(7)  # a random DAG: arcs go forward in this order
+        graph = nx.MultiDiGraph() if rng.random() < 0.3 else nx.DiGraph()
+        graph.add_nodes_from(range(7))
+        for _ in range(int(rng.integers(6, 18))):
+            a, b = sorted(rng.choice(7, size=2, replace=False))
+            graph.add_edge(int(order[a]), int(order[b]))
+        source, target = int(order[0]), int(order[-1])
+        if not nx.has_path(graph, source, target):
+            continue
+        oracle = im.get_oracle("shortest_path", graph=graph, source=source, target=target, backend=backend)
+        assert oracle.acyclic and not oracle.nonnegative
+        costs = rng.integers(-3, 3, size=(6, graph.number_of_edges())).astype(float)
+        for w, z in zip(costs, oracle(costs)):
+            assert path_edges_ok(graph, z, source, target)
+            assert w @ z == brute_force_cost(graph, w, source, target)
+            checked += 1
+    assert checked >= 60
+
+
+def test_negative_costs_on_the_pyepo_grid_agree_with_bellman_ford():
+    graph, arcs = pyepo_grid()
+    rng = np.random.default_rng(3)
+    costs = rng.normal(size=(50, 40))  # a linear model's predictions: about half negative
+    z = im.get_oracle("shortest_path", graph=arcs, source=0, target=24)(costs)
+    for w, path in zip(costs, z):
+        for (u, v), value in zip(arcs, w):
+            graph[u][v]["w"] = value
+        assert w @ path == pytest.approx(nx.bellman_ford_path_length(graph, 0, 24, weight="w"), abs=1e-12)
+        successor = dict(arcs[i] for i in np.flatnonzero(path))
+        node, steps = 0, 0
+        while node in successor and steps < 8:
+            node, steps = successor[node], steps + 1
+        assert path.sum() == 8 and node == 24  # 8 arcs east or south, one chain from 0 to 24
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_negative_costs_on_a_graph_with_a_cycle_are_refused(backend):
+    graph = nx.DiGraph([(0, 1), (1, 2), (2, 0), (2, 3)])
+    oracle = im.get_oracle("shortest_path", graph=graph, source=0, target=3, backend=backend)
+    assert not oracle.acyclic and oracle.nonnegative
+    costs = np.ones((2, 3, 4))
+    costs[1, 2, 3] = -0.5
+    with pytest.raises(im.InvalidInputError) as info:
+        oracle(costs)
+    message = str(info.value)
+    assert info.value.index == (1, 2) and info.value.oracle == "shortest_path"
+    assert "'shortest_path' at batch index (1, 2)" in message and "non-negative" in message
+    assert "-0.5 on edge 3 (2, 3)" in message and "0 -> 1 -> 2 -> 0" in message and "acyclic" in message
+    # a self-loop is not a cycle a path can use: the graph stays acyclic
+    looped = nx.DiGraph([(0, 1), (1, 1), (1, 2)])
+    z = im.get_oracle("shortest_path", graph=looped, source=0, target=2, backend=backend)(np.array([1.0, -5.0, -1.0]))
+    np.testing.assert_array_equal(z, [1, 0, 1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_containers_dtypes_and_batch_sizes(backend, dtype):
+    torch = pytest.importorskip("torch")
+    _, arcs = pyepo_grid()
+    oracle = im.get_oracle("shortest_path", graph=arcs, source=0, target=24, backend=backend)
+    costs = np.random.default_rng(2).normal(size=(3, 40)).astype(dtype)
+    expected = oracle(costs.astype(np.float64))
+    for batch in (costs[:0], costs[:1], costs[0], costs):
+        out = oracle(batch)
+        assert isinstance(out, np.ndarray) and out.dtype == dtype and out.shape == batch.shape
+        np.testing.assert_array_equal(out, expected[: len(batch)] if batch.ndim == 2 else expected[0])
+        tensor = oracle(torch.from_numpy(batch))
+        assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.from_numpy(batch).dtype
+        np.testing.assert_array_equal(tensor.numpy(), out)
+
+
+def test_compiled_backend_agrees_with_networkx_on_a_large_graph_with_ties():
+    graph = nx.gnm_random_graph(1000, 5000, seed=1, directed=True)
+    source, target = 0, next(n for n in range(999, 0, -1) if nx.has_path(graph, 0, n))
+    rng = np.random.default_rng(9)
+    costs = rng.integers(0, 5, size=(4, 5000)).astype(float)
+    compiled = im.get_oracle("shortest_path", graph=graph, source=source, target=target)(costs)
+    reference = im.get_oracle("shortest_path", graph=graph, source=source, target=target, backend="networkx")(costs)
+    np.testing.assert_array_equal(compiled, reference)
+
+
+def test_check_oracle_on_the_pyepo_grid_with_negative_costs():
+    """The conformance checks, brute force included, on an acyclic graph given
+    as PyEPO's arcs, with costs of both signs."""
+    from imle_solvers.testing import check_oracle
+
+    _, arcs = pyepo_grid(3, 4)
+    oracle = im.get_oracle("shortest_path", graph=arcs, source=0, target=11)
+    index = {arc: i for i, arc in enumerate(arcs)}
+    paths = []
+    for nodes in nx.all_simple_paths(nx.DiGraph(arcs), 0, 11):
+        z = np.zeros(len(arcs))
+        z[[index[arc] for arc in zip(nodes, nodes[1:])]] = 1.0
+        paths.append(z)
+    theta = np.random.default_rng(4).integers(-3, 4, size=(6, len(arcs))).astype(float)
+    report = check_oracle(oracle, theta, enumerate_solutions=lambda costs: iter(paths), runners=("serial", "threads"))
+    assert report.ok and len(paths) == 10

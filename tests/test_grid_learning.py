@@ -149,8 +149,10 @@ def test_cli_runs_a_tiny_configuration(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("train-grid: blackbox on 6x6 synthetic")
-    assert [line.split("  ")[0] for line in printed[1:3]] == ["epoch 1/2", "epoch 2/2"]
-    assert printed[3].startswith("test (8 maps)")
+    assert printed[1] == "estimator: Blackbox(lambda_=2.0)"
+    assert printed[2].startswith(f"data: {tmp_path / 'cache'}")
+    assert [line.split("  ")[0] for line in printed[3:5]] == ["epoch 1/2", "epoch 2/2"]
+    assert printed[5].startswith("test (8 maps)")
     metrics = json.loads((out / "metrics.json").read_text())
     config = metrics["config"]
     assert (config["k"], config["estimator"], config["lambda_"], config["seed"]) == (6, "blackbox", 2.0, 1)
@@ -158,6 +160,55 @@ def test_cli_runs_a_tiny_configuration(tmp_path, capsys):
     assert metrics["data"] == {"source": "synthetic", "k": 6, "num_train": 32, "num_val": 8, "num_test": 8,
                                "steps_per_epoch": 4, "batch_size": 8}
     assert (out / "examples.png").is_file() and (out / "learning_curve.png").is_file()
+
+
+def test_cli_says_which_estimator_settings_and_which_data_file_it_uses(tmp_path, capsys):
+    """The job's estimator defaults differ from the library's: the first lines
+    say what is used, and where the data set is cached (before generating it)."""
+    code = main([
+        "train-grid", "--k", "6", "--epochs", "1", "--train", "16", "--val", "0", "--test", "4",
+        "--batch-size", "8", "--width", "4", "--threads", "1", "--data-dir", str(tmp_path / "maps"),
+        "--output", str(tmp_path / "out"), "--no-progress",
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert "1 epoch of batch 8, 1 torch thread" in printed[0] and "epochs" not in printed[0]
+    assert printed[1] == ("estimator: IMLE(target=PerturbedTarget(lambda_=1.0), noise=Gumbel(), "
+                          "noise_temperature=1.0, num_samples=8)")
+    from imle_solvers.datasets import synthetic_warcraft_cache_file
+
+    cache_file = synthetic_warcraft_cache_file(6, seed=0, cache_dir=tmp_path / "maps")
+    assert printed[2].startswith(f"data: {cache_file} ") and "--data-dir" in printed[2]
+    assert [path.name for path in (tmp_path / "maps").iterdir()] == [cache_file.name]
+
+
+def test_cli_help_says_why_the_estimator_defaults_differ_from_the_library(capsys):
+    with pytest.raises(SystemExit):
+        main(["train-grid", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "PerturbedTarget(lambda_=10) and num_samples=1; here lambda = 1 and 8 samples" in text
+    assert "lambda is in the units of the costs" in text
+    assert "--data-dir PATH, --cache-dir PATH" in text and "IMLE_SOLVERS_CACHE" in text
+
+
+def test_one_epoch_learning_curve_has_whole_epoch_ticks_and_a_legend_clear_of_the_points():
+    from imle_solvers.grid_learning.pictures import _learning_curve_figure
+
+    for history in ([{"epoch": 1, "loss": 5.0, "val": {"cost_optimal": 0.1, "exact_match": 0.05}}],
+                    [{"epoch": e, "loss": 5.0 / e, "val": {"cost_optimal": 0.2 * e, "exact_match": 0.1 * e}}
+                     for e in range(1, 5)]):
+        figure = _learning_curve_figure(history, "t")
+        figure.canvas.draw()
+        epochs = [record["epoch"] for record in history]
+        for axis in figure.axes:
+            low, high = axis.get_xlim()
+            shown = [tick for tick in axis.get_xticks() if low <= tick <= high]
+            assert shown == epochs, (shown, axis.get_xlim())
+        accuracy = figure.axes[1]
+        legend_box = accuracy.get_legend().get_window_extent()
+        for line in accuracy.get_lines():
+            for point in accuracy.transData.transform(line.get_xydata()):
+                assert not legend_box.contains(*point), "the legend covers a point"
 
 
 @pytest.mark.parametrize(

@@ -144,8 +144,9 @@ def test_topk_matches_brute_force(rng):
 
 
 def test_topk_k_validation():
-    with pytest.raises(TypeError, match="positive int"):
-        im.get_oracle("topk", k=0)
+    for k in (0, -1, 1.5, True):
+        with pytest.raises(im.InvalidInputError, match=rf"oracle 'topk': expected k to be a positive int .*k={k!r}"):
+            im.get_oracle("topk", k=k)
 
 
 def test_wrong_solution_shape_is_an_oracle_error_with_index():

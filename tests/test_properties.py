@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 import imle_solvers as im
 from imle_solvers import registry
-from tests.oracle_cases import CASES
+from tests.oracle_cases import CASES, PYEPO_ARCS_3X3
 
 BUILTINS = sorted(registry._BUILTINS)
 NAMES = sorted(set(BUILTINS) | set(CASES))
@@ -181,12 +181,17 @@ VARIANTS = [
     ("ilp", {"sense": "min"}),
     ("knapsack", {"backend": "cpsat"}),
     ("shortest_path", {"backend": "networkx"}),
+    ("shortest_path", {"backend": "scipy"}),
+    ("shortest_path", {"graph": PYEPO_ARCS_3X3, "source": 0, "target": 8}),  # acyclic: negative costs too
+    ("shortest_path", {"graph": PYEPO_ARCS_3X3, "source": 0, "target": 8, "backend": "scipy"}),
     ("spanning_tree", {"sense": "max"}),
     ("ranking", {"output": "permutation"}),
     ("topk", {"k": 1}),
     ("shortest_path_grid", {"neighbourhood": 4}),
     ("shortest_path_grid", {"backend": "torch"}),
 ]
+VARIANT_IDS = ["-".join([name, *("dag" if key == "graph" else str(value) for key, value in options.items()
+                                  if key not in ("source", "target"))]) for name, options in VARIANTS]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -196,7 +201,7 @@ def test_valid_solution_or_documented_error(name, data):
     _check_one_example(name, {}, data)
 
 
-@pytest.mark.parametrize("name, options", VARIANTS, ids=[f"{n}-{'-'.join(map(str, o.values()))}" for n, o in VARIANTS])
+@pytest.mark.parametrize("name, options", VARIANTS, ids=VARIANT_IDS)
 @settings(max_examples=max(EXAMPLES // 3, 1))
 @given(st.data())
 def test_variants_give_a_valid_solution_or_documented_error(name, options, data):
@@ -275,7 +280,7 @@ def test_ilp_cpsat_rows_across_the_float64_range():
     np.testing.assert_array_equal(z, [0, 1, 1])
 
 
-@pytest.mark.parametrize("backend", ["scipy", "networkx"])
+@pytest.mark.parametrize("backend", ["numba", "scipy", "networkx"])
 def test_shortest_path_costs_near_the_float64_maximum(backend):
     # scipy's Dijkstra summed the path to inf and reported "no path" (InfeasibleError).
     graph = nx.DiGraph([(0, 1), (0, 2), (1, 3), (2, 3)])
@@ -318,3 +323,91 @@ def test_a_nan_in_theta_or_in_the_loss_gradient_names_theta_batch_index(name):
     with pytest.raises(im.InvalidInputError, match=r"theta's batch index \(2,\).*loss's gradient") as info:
         z.backward(gradient)
     assert info.value.index == (2,)
+
+
+# ---------------------------------------------------------------------- #
+# Integer input: the float64 answer, or a refusal that names the dtype
+# ---------------------------------------------------------------------- #
+NUMPY_INTEGERS = [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64, np.int64]
+TORCH_INTEGERS = {np.uint8: torch.uint8, np.int8: torch.int8, np.int16: torch.int16, np.int32: torch.int32,
+                  np.int64: torch.int64}
+
+
+def _integer_extremes(dtype) -> list[int]:
+    """The dtype's extremes, cut to what float64 holds exactly (|v| <= 2**53):
+    beyond that the float64 copy is not the same input."""
+    info = np.iinfo(dtype)
+    low, high = max(int(info.min), -(2**53)), min(int(info.max), 2**53)
+    return sorted({low, low + 1, -1 if low < 0 else 0, 0, 1, high - 1, high})
+
+
+def _same_as_float64(name, oracle, theta, data, container):
+    """``oracle(theta)`` for integer ``theta`` gives what ``oracle(float64 theta)`` gives
+    — the same solution, or the same refusal — or is refused with a message
+    that names the dtype."""
+    reference = _outcome(oracle, theta.astype(np.float64), data)
+    if container == "torch":
+        theta = torch.from_numpy(theta)
+    found = _outcome(oracle, theta, data)
+    if found[0] == "error" and reference[0] == "ok":
+        assert isinstance(found[1], im.InvalidInputError) and str(theta.dtype).replace("torch.", "") in str(found[1]), (
+            f"{name}: integer input ({theta.dtype}) failed where float64 was solved: {found[1]!r}")
+        return
+    assert found[0] == reference[0], f"{name}: float64 gave {reference[1]!r}, {theta.dtype} gave {found[1]!r}"
+    if found[0] == "error":
+        assert type(found[1]) is type(reference[1]) and found[1].index == reference[1].index, (found, reference)
+        return
+    solution = found[1]
+    assert solution.dtype == theta.dtype, (name, solution.dtype, theta.dtype)
+    solution = solution.numpy() if container == "torch" else solution
+    np.testing.assert_array_equal(solution.astype(np.float64), reference[1], err_msg=f"{name} on {theta.dtype}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=max(EXAMPLES // 2, 1))
+@given(st.data())
+def test_integer_input_gives_the_float64_answer(name, data):
+    """uint8 ``[0, 5, 3]`` once picked item 0 as the top-1: ``topk`` sorted
+    ``-theta``, which wraps for unsigned types and for a signed type's minimum."""
+    case = _case(name)
+    oracle = im.get_oracle(name, **case.options)
+    dtype = data.draw(st.sampled_from(NUMPY_INTEGERS), label="dtype")
+    container = data.draw(st.sampled_from(["numpy", "torch"] if dtype in TORCH_INTEGERS else ["numpy"]),
+                          label="container")
+    batch = tuple(data.draw(st.lists(st.integers(1, 3), max_size=2), label="batch shape"))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    theta, instance_data = case.theta(rng, batch), case.data(rng, batch)
+    extremes = _integer_extremes(dtype)
+    low, high = extremes[0], extremes[-1]
+    values = np.clip(np.round(np.asarray(theta, dtype=np.float64) * 3), low, high)  # small integers, many ties
+    flat = values.reshape(-1)
+    for position, value in data.draw(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(extremes)),
+                                              max_size=4), label="extremes"):
+        flat[position % flat.size] = value
+    theta = np.array([int(v) for v in flat], dtype=dtype).reshape(values.shape)  # exact: no float rounding
+    _same_as_float64(name, oracle, theta, instance_data, container)
+
+
+@pytest.mark.parametrize("dtype", NUMPY_INTEGERS, ids=lambda d: d.__name__)
+def test_topk_on_unsigned_and_minimum_values(dtype):
+    oracle = im.get_oracle("topk", k=1)
+    info = np.iinfo(dtype)
+    np.testing.assert_array_equal(oracle(np.array([0, 5, 3], dtype=dtype)), [0, 1, 0])
+    np.testing.assert_array_equal(oracle(np.array([info.min, info.min + 1, info.min], dtype=dtype)), [0, 1, 0])
+    np.testing.assert_array_equal(im.get_oracle("topk", k=2)(np.array([info.min, info.max, info.min], dtype=dtype)),
+                                  [1, 1, 0])  # ties: the lower index
+
+
+@pytest.mark.parametrize("container", ["numpy", "torch"])
+def test_integer_input_too_narrow_for_the_solution_is_refused(container):
+    # ranks 1..300 and an integer program's value 1000 were cast to the input's
+    # dtype and wrapped around (uint8 rank 300 -> 44, int8 1000 -> -24)
+    ranks = np.zeros((2, 300), dtype=np.uint8)
+    ilp_theta = np.ones((1, 1), dtype=np.int8)
+    if container == "torch":
+        ranks, ilp_theta = torch.from_numpy(ranks), torch.from_numpy(ilp_theta)
+    with pytest.raises(im.InvalidInputError, match=r"oracle 'ranking' at batch index \(0,\).*uint8 cannot hold"):
+        im.get_oracle("ranking")(ranks)
+    with pytest.raises(im.InvalidInputError, match=r"oracle 'ilp' at batch index \(0,\).*int8 cannot hold"):
+        im.get_oracle("ilp", A_ub=[[1.0]], b_ub=[1000.0], upper=1000)(ilp_theta)
+    np.testing.assert_array_equal(im.get_oracle("ranking")(np.zeros(200, dtype=np.uint8)), np.arange(200, 0, -1))

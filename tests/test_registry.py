@@ -149,3 +149,96 @@ def test_oracles_with_runner_pickle_without_the_pool():
     oracle = im.get_oracle("topk", k=1, runner="threads")
     clone = pickle.loads(pickle.dumps(oracle))
     assert isinstance(clone.runner, im.SerialRunner)
+
+
+# ---------------------------------------------------------------------- #
+# Wrong, missing and misspelled options
+# ---------------------------------------------------------------------- #
+def test_misspelled_option_names_the_oracle_its_options_and_the_closest():
+    with pytest.raises(im.InvalidInputError) as info:
+        im.get_oracle("shortest_path_grid", neighbourhod=4)
+    message = str(info.value)
+    assert message.startswith("oracle 'shortest_path_grid': unknown option 'neighbourhod' "
+                              "(did you mean 'neighbourhood'?)"), message
+    assert "neighbourhood=8" in message and "negative='raise'" in message and "backend='numba'" in message
+    assert "runner='serial', timeout=None" in message
+    assert info.value.oracle == "shortest_path_grid"
+
+
+def test_us_spelling_of_neighbourhood_is_accepted():
+    costs = np.array([[1.0, 9.0, 1.0], [1.0, 9.0, 1.0], [9.0, 1.0, 1.0]])
+    us = im.get_oracle("shortest_path_grid", neighborhood=4)
+    np.testing.assert_array_equal(us(costs), im.get_oracle("shortest_path_grid", neighbourhood=4)(costs))
+    assert us.neighbourhood == 4
+    with pytest.raises(im.InvalidInputError, match="disagree"):
+        im.get_oracle("shortest_path_grid", neighbourhood=4, neighborhood=8)
+
+
+def test_missing_required_options_are_listed():
+    with pytest.raises(im.InvalidInputError, match=r"oracle 'shortest_path': missing required options 'graph', "
+                                                   r"'source' and 'target'\. Its options \(with defaults\): graph "
+                                                   r"\(required\), source \(required\), target \(required\), "
+                                                   r"backend='numba'"):
+        im.get_oracle("shortest_path")
+    with pytest.raises(im.InvalidInputError, match=r"oracle 'topk': missing required option 'k'"):
+        im.get_oracle("topk")
+
+
+def test_per_call_data_given_as_an_option_says_where_it_goes():
+    with pytest.raises(im.InvalidInputError) as info:
+        im.get_oracle("knapsack", weights=np.ones(3))
+    assert ("'weights' is not an option: weights and capacity are passed with each call: "
+            "oracle(theta, weights=..., capacity=...)") in str(info.value)
+    assert "backend='auto'" in str(info.value)
+
+
+def test_options_of_an_oracle_without_options_and_of_a_registered_function(clean_registry):
+    with pytest.raises(im.InvalidInputError, match=r"oracle 'onehot': unknown option 'k'\. It takes no options"):
+        im.get_oracle("onehot", k=2)
+    im.register_oracle("argmin_fn_opts", argmin_fn, sense="min")
+    with pytest.raises(im.InvalidInputError, match=r"oracle 'argmin_fn_opts': unknown option 'k'"):
+        im.get_oracle("argmin_fn_opts", k=2)
+
+
+def test_precise_errors_for_topk_k_zero_and_ilp_upper_none():
+    with pytest.raises(im.InvalidInputError, match=r"oracle 'topk': expected k to be a positive int .* k=0"):
+        im.get_oracle("topk", k=0)
+    with pytest.raises(im.InvalidInputError, match=r"oracle 'ilp': expected upper to be an integer or an \(n,\) "
+                                                   r"array of integers, but found upper=None; .*upper=np\.inf"):
+        im.get_oracle("ilp", upper=None)
+
+
+# ---------------------------------------------------------------------- #
+# imle-solvers oracles [NAME]
+# ---------------------------------------------------------------------- #
+def test_cli_shows_one_oracles_options_data_and_complexity(capsys):
+    from imle_solvers.cli import main
+
+    assert main(["oracles", "knapsack"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("knapsack\n")
+    assert "get_oracle('knapsack', backend='auto', dp_max_cells=50000000.0, time_limit=None, num_workers=1)" in out
+    assert "weights (1-d per instance, required), capacity (scalar per instance, required): " \
+           "oracle(theta, weights=..., capacity=...)" in out
+    assert "O(n C)" in out and "runner='serial', timeout=None" in out
+    assert main(["oracles", "shortest_path_grid"]) == 0
+    out = capsys.readouterr().out
+    assert "neighbourhood=8" in out and "neighborhood (= neighbourhood)" in out and "per-call data  none" in out
+    assert main(["oracles", "loopback_argmin"]) == 0  # a plugin
+    assert "options        none of its own" in capsys.readouterr().out
+
+
+def test_cli_unknown_oracle_name(capsys):
+    from imle_solvers.cli import main
+
+    assert main(["oracles", "knapsak"]) == 2
+    assert "no oracle named 'knapsak'. Did you mean 'knapsack'?" in capsys.readouterr().err
+
+
+def test_cli_table_without_a_name(capsys):
+    from imle_solvers.cli import main
+
+    assert main(["oracles"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "sense", "event", "backend", "dependencies"]
+    assert any(line.startswith("topk ") for line in lines)

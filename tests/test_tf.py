@@ -22,6 +22,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # isort: off
@@ -31,6 +32,8 @@ import imle_solvers.tf as itf  # noqa: E402
 import tensorflow as tf  # noqa: E402
 # isort: on
 from imle_solvers.oracles.selection import TopK  # noqa: E402
+from imle_solvers.tf import _noise as tf_noise  # noqa: E402
+from imle_solvers.tf._noise import _standard_gamma  # noqa: E402
 from tests.test_estimators_oracles import grid_oracle, knapsack_oracle  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +77,64 @@ def test_sum_of_gamma_k_fold_sum_has_closed_form_moments_and_the_flawed_one_does
     # and it is the parametrisation, not the sampler: the flawed mean is sum_i i/k^2 - ln s
     flawed_mean = sum(i / k**2 for i in range(1, num_terms + 1)) - math.log(num_terms)
     assert abs(flawed.mean() - flawed_mean) < 5 * math.sqrt(flawed.var() / flawed.size)
+
+
+@pytest.mark.parametrize("concentration", [1 / 12, 1 / 3, 1.0, 2.5, 12.0])
+def test_gamma_sampler_moments_and_distribution(concentration):
+    """The Marsaglia-Tsang sampler in TensorFlow ops (boosted for shape < 1) draws Gamma(a, 1)."""
+    a = concentration
+    x = _standard_gamma(a, [200_000], tf.random.Generator.from_seed(7), tf.float64).numpy()
+    assert_mean_var(x, a, a)
+    assert x.min() >= 0 and np.isfinite(x).all()
+    assert stats.kstest(x, "gamma", args=(a,)).pvalue > 1e-6
+    # float32, as the layers draw it, and TensorFlow's global random ops (generator=None)
+    tf.random.set_seed(8)
+    y = _standard_gamma(a, [100_000], None, tf.float32).numpy()
+    assert y.dtype == np.float32 and np.isfinite(y).all() and y.min() >= 0
+    assert stats.kstest(y.astype(np.float64), "gamma", args=(a,)).pvalue > 1e-6
+
+
+@pytest.mark.parametrize("concentration", [0.2, 1.5])
+def test_gamma_sampler_rejection_loop(monkeypatch, concentration):
+    """With one second-stage proposal, ~0.25% of the entries reach the until-accepted loop; still Gamma(a)."""
+    monkeypatch.setattr(tf_noise, "_SECOND_ROUNDS", 1)
+    boost = concentration < 1
+    rejected_twice = 0
+
+    def counting_proposals(shape, seed, *args):
+        nonlocal rejected_twice
+        draw, accepted = original(shape, seed, *args)
+        if shape.shape[0] == 1 and int(tf.reduce_prod(shape)) < 5_000:  # the loop's proposals
+            rejected_twice += int(tf.reduce_prod(shape))
+        return draw, accepted
+
+    original = tf_noise._proposals
+    monkeypatch.setattr(tf_noise, "_proposals", counting_proposals)
+    x = tf_noise._gamma_graph(tf.constant(concentration, tf.float64), tf.constant([200_000]),
+                              tf.constant([5, 6], tf.int64), boost, tf.float64).numpy()  # eager: the loop runs in Python
+    assert rejected_twice > 0  # the loop ran
+    assert stats.kstest(x, "gamma", args=(concentration,)).pvalue > 1e-6
+    assert_mean_var(x, concentration, concentration)
+
+
+def test_gamma_sampler_shapes_and_reproducibility():
+    g = tf.random.Generator.from_seed
+    assert _standard_gamma(0.5, [], g(0), tf.float32).shape == ()
+    assert _standard_gamma(0.5, [3, 0, 2], g(0), tf.float32).shape == (3, 0, 2)
+    a = _standard_gamma(0.5, tf.constant([4, 5]), g(1), tf.float64).numpy()
+    np.testing.assert_array_equal(a, _standard_gamma(0.5, [4, 5], g(1), tf.float64).numpy())
+    assert not np.array_equal(a, _standard_gamma(0.5, [4, 5], g(2), tf.float64).numpy())
+    tf.random.set_seed(3)
+    first = itf.SumOfGamma(3).sample([6])
+    tf.random.set_seed(3)
+    np.testing.assert_array_equal(first.numpy(), itf.SumOfGamma(3).sample([6]).numpy())
+
+    @tf.function
+    def in_graph(batch):  # a dynamic batch size inside a traced function, as in Keras
+        return itf.SumOfGamma(2).sample(tf.stack([batch, 3]), generator=generator)
+
+    generator = g(4)
+    assert in_graph(tf.constant(5)).shape == (5, 3) and in_graph(tf.constant(2)).shape == (2, 3)
 
 
 def test_gumbel_moments_and_reproducible_generators():

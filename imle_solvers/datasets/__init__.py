@@ -34,6 +34,7 @@ from .warcraft import (
     load_warcraft_splits,
     render_terrain,
     sample_terrain,
+    synthetic_warcraft_cache_file,
 )
 
 _LAZY = {"WarcraftDataset": "imle_solvers.datasets.torch_dataset"}
@@ -54,6 +55,7 @@ __all__ = [
     "default_cache_dir",
     "load_warcraft",
     "load_warcraft_splits",
+    "synthetic_warcraft_cache_file",
     "grid_shortest_paths",
     "hamming_distance",
     "exact_match",

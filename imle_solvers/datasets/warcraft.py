@@ -77,6 +77,7 @@ __all__ = [
     "generate_synthetic_warcraft",
     "load_synthetic_warcraft",
     "default_cache_dir",
+    "synthetic_warcraft_cache_file",
     "load_warcraft",
     "load_warcraft_splits",
 ]
@@ -435,9 +436,46 @@ def default_cache_dir() -> Path:
     return Path(base).expanduser() / "imle_solvers"
 
 
-def _read_cache(path: Path, params: dict) -> WarcraftSplits | None:
-    """The cached splits, or None when the file is missing, unreadable or was
-    made with other parameters (a warning says so for the last two)."""
+def synthetic_warcraft_cache_file(
+    k: int = 12,
+    *,
+    seed: int = 0,
+    smoothness: float = 1.5,
+    cache_dir: str | os.PathLike | None = None,
+) -> Path:
+    """The file that caches the synthetic data set of ``k``, ``seed`` and
+    ``smoothness`` (it may not exist yet): one file per data set, whatever
+    the split sizes asked for (see :func:`load_synthetic_warcraft`).
+
+    Its name encodes every generation parameter and the
+    :data:`GENERATOR_VERSION`; it lives in ``cache_dir`` (default
+    :func:`default_cache_dir`: ``$IMLE_SOLVERS_CACHE`` or
+    ``~/.cache/imle_solvers``). It takes about ``(192 k^2 + 5 k^2)`` bytes per
+    map: ~28 KB at 12 x 12, ~177 KB at 30 x 30.
+
+    Example:
+        >>> synthetic_warcraft_cache_file(12, seed=3, cache_dir="/data/maps").name
+        'synthetic_warcraft_v1_k12_seed3_e1a783fc324f.npz'
+    """
+    params = _cache_params(k, seed, smoothness)
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    name = f"synthetic_warcraft_v{GENERATOR_VERSION}_k{params['k']}_seed{params['seed']}_{digest}.npz"
+    return Path(default_cache_dir() if cache_dir is None else cache_dir).expanduser() / name
+
+
+def _cache_params(k, seed, smoothness) -> dict:
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "k": _check_count("k", k),
+        "seed": _check_count("seed", seed),
+        "smoothness": float(smoothness),
+    }
+
+
+def _read_cache(path: Path, params: dict) -> dict[str, GridPathData] | None:
+    """The cached splits (as many maps as were stored), or None when the file
+    is missing, unreadable or was made with other parameters (a warning says
+    so for the last two)."""
     if not path.is_file():
         return None
     try:
@@ -450,19 +488,17 @@ def _read_cache(path: Path, params: dict) -> WarcraftSplits | None:
                     stacklevel=3,
                 )
                 return None
-            return WarcraftSplits(
-                *(GridPathData(*(archive[f"{split}_{field}"] for field in _FIELDS)) for split in _SPLITS)
-            )
+            return {split: GridPathData(*(archive[f"{split}_{field}"] for field in _FIELDS)) for split in _SPLITS}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         warnings.warn(f"cache file {path} is unreadable ({error!r}); regenerating", ImleSolversWarning, stacklevel=3)
         return None
 
 
-def _write_cache(path: Path, params: dict, splits: WarcraftSplits) -> None:
+def _write_cache(path: Path, params: dict, splits: dict[str, GridPathData]) -> None:
     """Write atomically: a temporary file in the same directory, then a
     rename, so that a concurrent reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"{split}_{field}": getattr(getattr(splits, split), field) for split in _SPLITS for field in _FIELDS}
+    arrays = {f"{split}_{field}": getattr(splits[split], field) for split in _SPLITS for field in _FIELDS}
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.stem + ".", suffix=".tmp", delete=False)
     try:
         with handle:
@@ -491,14 +527,18 @@ def load_synthetic_warcraft(
     ``"test"`` of :func:`generate_synthetic_warcraft`: disjoint, and each
     independent of the other splits' sizes.
 
+    One cache file holds a data set (:func:`synthetic_warcraft_cache_file`)
+    for every split size: a shorter request is a prefix of a longer one (see
+    "Streams" in the module docstring), so a request the file covers is
+    sliced from it, and a longer one regenerates only the splits that grew
+    and rewrites the file with them.
+
     Args:
         k: grid side.
         num_train, num_val, num_test: maps per split.
         seed: the data set's seed.
         smoothness: patch size of the terrain, in cells.
         cache_dir: where the ``.npz`` lives (default :func:`default_cache_dir`).
-            The file name encodes every generation parameter and the
-            :data:`GENERATOR_VERSION`.
         cache: read and write the cache (``False``: always generate, write
             nothing).
 
@@ -511,40 +551,30 @@ def load_synthetic_warcraft(
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     splits = load_synthetic_warcraft(12, 8, 2, 2, cache_dir=folder)
-        ...     again = load_synthetic_warcraft(12, 8, 2, 2, cache_dir=folder)  # read from disk
+        ...     again = load_synthetic_warcraft(12, 4, 2, 2, cache_dir=folder)  # sliced from the same file
         >>> splits.train.images.shape, splits.test.paths.shape
         ((8, 3, 96, 96), (2, 12, 12))
-        >>> bool((again.train.images == splits.train.images).all())
+        >>> bool((again.train.images == splits.train.images[:4]).all())
         True
     """
     counts = {split: _check_count(f"num_{split}", n) for split, n in zip(_SPLITS, (num_train, num_val, num_test))}
-    params = {
-        "generator_version": GENERATOR_VERSION,
-        "k": _check_count("k", k),
-        "seed": _check_count("seed", seed),
-        "smoothness": float(smoothness),
-        **{f"num_{split}": n for split, n in counts.items()},
-    }
-    path = None
-    if cache:
-        digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
-        name = (
-            f"synthetic_warcraft_v{GENERATOR_VERSION}_k{k}_seed{seed}_"
-            f"{counts['train']}-{counts['val']}-{counts['test']}_{digest}.npz"
-        )
-        path = Path(default_cache_dir() if cache_dir is None else cache_dir).expanduser() / name
-        cached = _read_cache(path, params)
-        if cached is not None:
-            return cached
-    splits = WarcraftSplits(
-        *(
-            generate_synthetic_warcraft(counts[split], k, seed=seed, stream=split, smoothness=smoothness)
-            for split in _SPLITS
-        )
+    params = _cache_params(k, seed, smoothness)
+    path = synthetic_warcraft_cache_file(k, seed=seed, smoothness=smoothness, cache_dir=cache_dir) if cache else None
+    stored = _read_cache(path, params) if path is not None else None
+    full: dict[str, GridPathData] = {}
+    grew = stored is None
+    for split in _SPLITS:
+        if stored is not None and stored[split].num_maps >= counts[split]:
+            full[split] = stored[split]
+        else:
+            full[split] = generate_synthetic_warcraft(counts[split], k, seed=seed, stream=split,
+                                                      smoothness=smoothness)
+            grew = True
+    if path is not None and grew:
+        _write_cache(path, params, full)
+    return WarcraftSplits(
+        *(GridPathData(*(array[: counts[split]] for array in full[split])) for split in _SPLITS)
     )
-    if path is not None:
-        _write_cache(path, params, splits)
-    return splits
 
 
 # --------------------------------------------------------------------------

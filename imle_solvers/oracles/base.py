@@ -28,28 +28,13 @@ from typing import Any
 import numpy as np
 
 from .. import _tensors
+from .._batch import InstanceFailure, format_index
 from ..errors import InvalidInputError, OracleError
+from ..runners import execute, resolve_runner
 
 __all__ = ["Oracle", "InstanceFailure", "format_index"]
 
 Array = np.ndarray
-
-
-class InstanceFailure(Exception):
-    """Raised from :meth:`Oracle.solve_chunk` as ``raise InstanceFailure(i)
-    from error`` when instance ``i`` of the chunk fails; the runner reports
-    ``error`` with the instance's batch index."""
-
-    def __init__(self, index: int):
-        super().__init__(index)
-        self.index = int(index)
-
-
-def format_index(flat_index: int, batch_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The position of instance ``flat_index`` in a batch of ``batch_shape``."""
-    if not batch_shape:
-        return ()
-    return tuple(int(i) for i in np.unravel_index(flat_index, batch_shape))
 
 
 class Oracle:
@@ -69,6 +54,8 @@ class Oracle:
       estimators clamp perturbed costs at zero for such oracles.
     * ``device_native`` — torch input is solved on its own device, with no
       host copy (override :meth:`solve_torch`).
+    * ``option_aliases`` — other spellings of constructor options
+      (``{"neighborhood": "neighbourhood"}``), accepted but not listed.
     * ``backend``, ``dependencies`` (importable module names) and
       ``event_doc`` (the event shape in words) — shown by
       ``imle-solvers oracles``.
@@ -95,6 +82,7 @@ class Oracle:
     event_ndim: int = 1
     instance_data: Mapping[str, int] = {}
     required_data: frozenset[str] = frozenset()
+    option_aliases: Mapping[str, str] = {}
     nonnegative: bool = False
     device_native: bool = False
     backend: str = "numpy"
@@ -116,8 +104,6 @@ class Oracle:
         ``client.get_executor()``). ``timeout`` is in seconds per call.
         Returns ``self``.
         """
-        from ..runners import resolve_runner
-
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
             raise InvalidInputError(
                 f"oracle {self.name!r}: expected timeout to be a positive number of seconds or None, "
@@ -133,8 +119,6 @@ class Oracle:
         """The :class:`~imle_solvers.runners.Runner` that executes batches."""
         runner = self.__dict__.get("_runner")
         if runner is None:
-            from ..runners import resolve_runner
-
             runner = self._runner = resolve_runner("serial")
         return runner
 
@@ -257,9 +241,8 @@ class Oracle:
         if theta2d.shape[0] == 0:
             result = np.zeros((*batch_shape, *out_event), dtype=np.float64)
         else:
-            from ..runners import execute
-
             solutions = execute(self, theta2d, data2d, batch_shape=batch_shape)
+            self._check_fits(solutions, host_theta.dtype, batch_shape)
             result = solutions.reshape(*batch_shape, *out_event)
         if tensor_input:
             return _tensors.like_input(result, theta)
@@ -293,7 +276,31 @@ class Oracle:
                 out = self.solve_torch(theta2d, **data2d)
             finally:
                 _CALL_STATE.batch_shape = ()
+            if not theta.dtype.is_floating_point:
+                self._check_fits(out, theta.dtype, batch_shape)
             return out.reshape(*batch_shape, *out_event).to(theta.dtype)
+
+    def _check_fits(self, solutions, dtype, batch_shape) -> None:
+        """Refuse integer input whose dtype cannot hold the solutions (ranks up to
+        ``n``, integer programs' values), instead of returning them wrapped around."""
+        name = str(dtype).replace("torch.", "")
+        if not name.startswith(("int", "uint")) or not math.prod(solutions.shape):
+            return
+        info = np.iinfo(name)
+        if _tensors.is_tensor(solutions):
+            flat = solutions.reshape(solutions.shape[0], -1)
+            low, high = flat.amin(dim=1).cpu().numpy(), flat.amax(dim=1).cpu().numpy()
+        else:
+            flat = solutions.reshape(solutions.shape[0], -1)
+            low, high = flat.min(axis=1), flat.max(axis=1)
+        bad = (low < info.min) | (high > info.max)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise self.invalid(
+                f"the solution has values in [{low[first]:g}, {high[first]:g}], which the input's dtype {name} "
+                f"cannot hold (range [{info.min}, {info.max}]); pass theta as float64 or a wider integer dtype",
+                index=format_index(first, batch_shape),
+            )
 
     @staticmethod
     def _describe_bad(instance) -> str:

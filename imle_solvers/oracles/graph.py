@@ -3,7 +3,10 @@
 The graph is any networkx graph (``Graph``, ``DiGraph``, ``MultiGraph``,
 ``MultiDiGraph``); each instance gives one cost per edge, in the order of
 ``list(graph.edges)``, and the oracle returns the 0/1 indicator of the edges
-on a cheapest ``source`` -> ``target`` path.
+on a cheapest ``source`` -> ``target`` path. The default backend solves a
+whole batch in one compiled call (:mod:`imle_solvers.oracles._graph_numba`);
+the scipy and networkx backends are references that follow the same tie
+rule.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from .base import Oracle
 
 __all__ = ["ShortestPath"]
 
-_BACKENDS = ("scipy", "networkx")
+_BACKENDS = ("numba", "scipy", "networkx")
 _SUM_LIMIT = 2.0**1000  # costs whose path sums may come near the float64 maximum are rescaled
 
 
@@ -38,6 +41,28 @@ def csgraph_keeps_explicit_zeros() -> bool:
     return bool(np.isfinite(distances[2]) and distances[2] == 0.0)
 
 
+def _topological_order(num_nodes: int, tails: np.ndarray, heads: np.ndarray) -> np.ndarray | None:
+    """Kahn's algorithm over the arcs; ``None`` when they contain a cycle."""
+    indegree = np.bincount(heads, minlength=num_nodes)
+    order = np.argsort(tails, kind="stable")
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(tails, minlength=num_nodes))])
+    sorted_heads = heads[order].tolist()
+    ready = np.flatnonzero(indegree == 0).tolist()
+    indegree = indegree.tolist()
+    ptr = ptr.tolist()
+    result = []
+    while ready:
+        v = ready.pop()
+        result.append(v)
+        for u in sorted_heads[ptr[v]:ptr[v + 1]]:
+            indegree[u] -= 1
+            if indegree[u] == 0:
+                ready.append(u)
+    if len(result) < num_nodes:
+        return None
+    return np.array(result, dtype=np.int64)
+
+
 class ShortestPath(Oracle):
     r"""Cheapest ``source`` -> ``target`` path on a fixed graph with
     per-instance edge costs.
@@ -47,44 +72,70 @@ class ShortestPath(Oracle):
         z = \arg\min_{z \in P} \langle w, z \rangle, \qquad
         P = \{\text{edge indicators of the } s \to t \text{ paths}\}
 
-    ``w`` (shape ``(num_edges,)``) holds one non-negative cost per edge in
+    ``w`` (shape ``(num_edges,)``) holds one cost per edge in
     ``list(graph.edges)`` order (for multigraphs that is the ``(u, v, key)``
     order); the solution is the 0/1 vector of the edges on the path.
+    networkx lists a directed graph's edges grouped by tail node, not in
+    the order they were added: to give the costs in an order of your own —
+    PyEPO's, say, whose cost ``k`` belongs to ``model.arcs[k]`` — pass the
+    graph as that sequence of ``(u, v)`` arcs, ``graph=model.arcs``: a
+    directed graph whose edges, and costs, are in the sequence's order
+    (an arc given twice is a parallel edge).
     Undirected edges can be walked both ways; self-loops are never on a
-    cheapest path; of parallel edges (multigraphs) the path uses the
-    cheapest, the lower edge index on ties. ``source == target`` gives the
-    empty path (all zeros). Costs must be non-negative (as for any Dijkstra;
-    :class:`~imle_solvers.errors.InvalidInputError` otherwise) and zero costs
-    are real edges of cost zero. Costs so large that a path's sum could
+    path; of parallel edges (multigraphs) the path uses the cheapest.
+    ``source == target`` gives the empty path (all zeros). Zero costs are
+    real edges of cost zero. Costs so large that a path's sum could
     overflow float64 are divided by a power of two first (exact), so huge
     finite costs give the cheapest path, never a false "no path".
 
+    **Negative costs** are accepted when the graph is a directed acyclic
+    graph (self-loops aside), such as PyEPO's grids with arcs only east and
+    south: every path is then simple, and the oracle relaxes the nodes in
+    topological order. On a graph with a cycle (any undirected edge is one)
+    a negative cost is refused with
+    :class:`~imle_solvers.errors.InvalidInputError` naming the batch index,
+    the edge and a cycle of the graph. The ``nonnegative`` attribute says
+    which case holds, so the estimators clamp perturbed costs at zero only
+    where it is needed.
+
     Backends:
 
-    * ``"scipy"`` (default): :func:`scipy.sparse.csgraph.dijkstra` on a CSR
-      matrix built once at construction (one copy per thread); each instance
-      only refills its ``data``. scipy treats explicitly stored zeros of a
-      sparse matrix as zero-cost edges; this is probed once per process, and
-      should a scipy version drop them, instances with a zero cost are solved
-      with the networkx backend instead — exact either way, never an epsilon.
-    * ``"networkx"``: :func:`networkx.dijkstra_path`, the reference.
+    * ``"numba"`` (default): the whole batch in one compiled call (numba,
+      releases the GIL) on CSR arrays built once at construction: a
+      topological-order relaxation, ``O(V + E)``, on an acyclic graph;
+      Dijkstra with a binary heap, ``O((V + E) log V)``, stopping at the
+      target, otherwise.
+    * ``"scipy"``: :mod:`scipy.sparse.csgraph` (``dijkstra``, or
+      ``bellman_ford`` for negative costs on an acyclic graph) on a CSR
+      matrix built once (one copy per thread), one call per instance; a
+      reference. scipy treats explicitly stored zeros of a sparse matrix
+      as zero-cost edges; this is probed once per process, and should a
+      scipy version drop them, instances with a zero cost are solved with
+      the networkx backend instead.
+    * ``"networkx"``: networkx's single-source Dijkstra (Bellman-Ford for
+      negative costs), one call per instance; the reference.
 
-    Ties: both backends are deterministic — the same costs give the same
-    path on every call, runner and worker count. Among equally cheap paths
-    the scipy backend returns the one its predecessor array records (a node
-    keeps the first predecessor that reached it at its final distance; nodes
-    are numbered in ``list(graph.nodes)`` order) and the networkx backend the
-    one networkx's Dijkstra finds first (graph insertion order). The two may
-    pick different paths of equal cost.
+    Ties — one rule on every backend, runner and worker count: let
+    ``D(v)`` be the cheapest cost of reaching node ``v`` from the source
+    (float64 sums, in path order) and ``H(v)`` the fewest edges of a path
+    that reaches ``v`` at cost ``D(v)`` through nodes each reached at its
+    own cheapest cost. The path is traced back from the target: at each
+    node ``v`` it takes the edge of the lowest index (``list(graph.edges)``
+    order) among the edges ``(u, v)`` with ``D(u) + w = D(v)`` and ``H(u) =
+    H(v) - 1``. So of equally cheap paths the one with the fewest edges
+    wins, then lower edge indices near the target; of parallel edges the
+    cheapest, the lowest index on ties. Ties are decided in float64
+    arithmetic, as the costs are summed.
 
     A target that cannot be reached raises
     :class:`~imle_solvers.errors.InfeasibleError`.
 
     Args:
-        graph: a networkx graph; it is copied, later changes do not affect
-            the oracle.
+        graph: a networkx graph, or a sequence of ``(u, v)`` arcs of a
+            directed graph (the order of the costs); it is copied, later
+            changes do not affect the oracle.
         source, target: nodes of ``graph``.
-        backend: ``"scipy"`` or ``"networkx"``.
+        backend: ``"numba"``, ``"scipy"`` or ``"networkx"``.
 
     Example:
         >>> import networkx as nx, numpy as np
@@ -93,24 +144,35 @@ class ShortestPath(Oracle):
         >>> list(graph.edges)  # the order of the costs
         [(0, 1), (0, 2), (1, 3), (2, 3)]
         >>> oracle = get_oracle("shortest_path", graph=graph, source=0, target=3)
-        >>> oracle(np.array([[1.0, 0.5, 1.0, 2.0], [1.0, 0.5, 1.0, 1.0]]))
+        >>> oracle(np.array([[1.0, 0.5, 1.0, 2.0], [1.0, 0.5, 1.0, 1.0], [1.0, 0.5, -2.0, 1.0]]))
         array([[1., 0., 1., 0.],
-               [0., 1., 0., 1.]])
+               [0., 1., 0., 1.],
+               [1., 0., 1., 0.]])
+        >>> oracle.nonnegative  # acyclic: negative costs are fine
+        False
+        >>> arcs = [(0, 1), (1, 2), (0, 3), (1, 4), (2, 5), (3, 4), (4, 5)]  # PyEPO's 2 x 3 grid, its order
+        >>> pyepo_grid = get_oracle("shortest_path", graph=arcs, source=0, target=5)
+        >>> pyepo_grid(np.array([1.0, 1.0, 0.5, 2.0, 1.0, 0.5, -0.5]))
+        array([0., 0., 1., 0., 0., 1., 1.])
     """
 
     name = "shortest_path"
-    complexity_doc = "O((V + E) log V): Dijkstra"
+    complexity_doc = ("O(V + E) on a directed acyclic graph (topological relaxation; negative costs allowed), "
+                      "O((V + E) log V) otherwise (Dijkstra, binary heap). Measured (numba, one call per batch, "
+                      "2 shared cores): 0.4 µs per instance on PyEPO's 5 x 5 grid, about 130 µs on a 1,000-node / "
+                      "5,000-edge random graph")
     sense = "min"
     event_ndim = 1
-    nonnegative = True
-    backend = "scipy|networkx"
-    dependencies = ("scipy", "networkx")
+    nonnegative = True  # set per instance: False on a directed acyclic graph
+    backend = "numba|scipy|networkx"
+    dependencies = ("numba", "scipy", "networkx")
     event_doc = "(num_edges,)"
 
-    def __init__(self, graph, source, target, *, backend: str = "scipy"):
+    def __init__(self, graph, source, target, *, backend: str = "numba"):
         nx = require("networkx", needed_for="the shortest_path oracle")
+        edge_list = None
         if not isinstance(graph, nx.Graph):
-            raise TypeError(f"shortest_path: expected a networkx graph, but found {type(graph).__name__}")
+            graph, edge_list = self._graph_from_arcs(graph, nx)
         if backend not in _BACKENDS:
             raise self.invalid(f"expected backend in {_BACKENDS}, but found {backend!r}")
         for role, node in (("source", source), ("target", target)):
@@ -127,42 +189,94 @@ class ShortestPath(Oracle):
         self.directed = graph.is_directed()
         self.multigraph = graph.is_multigraph()
         self.nodes = list(graph.nodes)
-        self.edges = list(graph.edges(keys=True)) if self.multigraph else list(graph.edges)
+        if edge_list is not None:
+            self.edges = edge_list
+        else:
+            self.edges = list(graph.edges(keys=True)) if self.multigraph else list(graph.edges)
         self.num_edges = len(self.edges)
         position = {node: i for i, node in enumerate(self.nodes)}
         self._source, self._target = position[source], position[target]
         ends = np.array([(position[e[0]], position[e[1]]) for e in self.edges], dtype=np.int64).reshape(-1, 2)
         self._build_arcs(ends)
-        self._graph = graph.copy() if backend == "networkx" else None
         self._local = threading.local()
 
+    @staticmethod
+    def _graph_from_arcs(arcs, nx):
+        """A directed graph from a sequence of ``(u, v)`` arcs, and its edge
+        list in the sequence's order (repeated arcs become parallel edges)."""
+        try:
+            pairs = [tuple(arc) for arc in arcs]
+            if not pairs or any(len(pair) != 2 for pair in pairs):
+                raise ValueError
+            graph = nx.MultiDiGraph() if len(set(pairs)) < len(pairs) else nx.DiGraph()
+            seen: dict = {}
+            edges = []
+            for u, v in pairs:
+                if graph.is_multigraph():
+                    key = seen[u, v] = seen.get((u, v), -1) + 1
+                    graph.add_edge(u, v, key=key)
+                    edges.append((u, v, key))
+                else:
+                    graph.add_edge(u, v)
+                    edges.append((u, v))
+        except (TypeError, ValueError):
+            raise TypeError(
+                "shortest_path: expected a networkx graph or a non-empty sequence of (u, v) arcs "
+                f"(e.g. PyEPO's model.arcs), but found {type(arcs).__name__}"
+            ) from None
+        return graph, edges
+
     # ------------------------------------------------------------------ #
-    # Construction of the CSR layout
+    # Construction of the CSR layouts
     # ------------------------------------------------------------------ #
     def _build_arcs(self, ends: np.ndarray) -> None:
-        """Arcs (directed copies of the edges, self-loops dropped) grouped
-        into CSR slots: one slot per ordered node pair, holding the arcs of
-        all parallel edges between them, sorted by edge index."""
+        """Arcs (directed copies of the edges, self-loops dropped) as an
+        out-arc CSR (search), an in-arc CSR sorted by edge index (backtrack)
+        and, for the scipy backend, CSR slots: one per ordered node pair,
+        holding the arcs of all parallel edges between them."""
+        num_nodes = len(self.nodes)
         edge_ids = np.arange(len(ends), dtype=np.int64)
         keep = ends[:, 0] != ends[:, 1]
         tails, heads, arc_edge = ends[keep, 0], ends[keep, 1], edge_ids[keep]
         if not self.directed:
             tails, heads = np.concatenate([tails, heads]), np.concatenate([heads, tails])
             arc_edge = np.concatenate([arc_edge, arc_edge])
-        order = np.lexsort((arc_edge, heads, tails))  # by tail, then head, then edge index
+
+        def csr(rows, other):
+            order = np.lexsort((arc_edge, rows))  # by row node, then edge index
+            ptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=num_nodes))]).astype(np.int64)
+            return ptr, np.ascontiguousarray(other[order]), np.ascontiguousarray(arc_edge[order])
+
+        self._out_ptr, self._out_head, self._out_edge = csr(tails, heads)
+        self._in_ptr, self._in_tail, self._in_edge = csr(heads, tails)
+        self._in_head = np.repeat(np.arange(num_nodes, dtype=np.int64), np.diff(self._in_ptr))
+        order = _topological_order(num_nodes, tails, heads) if self.directed else None
+        self.acyclic = order is not None
+        self.nonnegative = not self.acyclic
+        self._order = order if order is not None else np.zeros(0, dtype=np.int64)
+        self._cycle = None if self.acyclic else self._find_cycle(tails, heads)
+
+        # The scipy backend's slots: sorted by tail, then head, then edge index.
+        order = np.lexsort((arc_edge, heads, tails))
         tails, heads, arc_edge = tails[order], heads[order], arc_edge[order]
         new_slot = np.ones(len(tails), dtype=bool)
         new_slot[1:] = (tails[1:] != tails[:-1]) | (heads[1:] != heads[:-1])
         slot_start = np.flatnonzero(new_slot)  # first arc of every slot
-        num_nodes = len(self.nodes)
-        slot_tails = tails[slot_start]
         self._indices = heads[slot_start].astype(np.int32)
-        self._indptr = np.concatenate([[0], np.cumsum(np.bincount(slot_tails, minlength=num_nodes))]).astype(np.int32)
-        self._slot_keys = slot_tails * num_nodes + heads[slot_start]  # sorted: CSR order
+        self._indptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(tails[slot_start], minlength=num_nodes))]).astype(np.int32)
         self._arc_edge = arc_edge
         self._slot_start = slot_start
-        self._slot_stop = np.append(slot_start[1:], len(arc_edge))
         self._parallel = len(slot_start) != len(arc_edge)
+
+    def _find_cycle(self, tails, heads) -> str:
+        """A cycle of the graph, in words, for the message refusing negative costs."""
+        if not self.directed:
+            return "every undirected edge is one (it can be walked both ways)"
+        nx = require("networkx", needed_for="the shortest_path oracle")
+        cycle = nx.find_cycle(nx.DiGraph(list(zip(tails.tolist(), heads.tolist()))))
+        nodes = [self.nodes[u] for u, _ in cycle] + [self.nodes[cycle[0][0]]]
+        return "e.g. " + " -> ".join(repr(node) for node in nodes)
 
     def _csr(self):
         """This thread's CSR matrix (threads must not share one ``data`` buffer)."""
@@ -195,22 +309,49 @@ class ShortestPath(Oracle):
         return None
 
     def check_values(self, theta, data):
-        self.first_bad((theta < 0).any(axis=1), "expected non-negative edge costs (Dijkstra), but found a negative one")
+        if self.acyclic:
+            return
+        negative = theta < 0
+        rows = np.flatnonzero(negative.any(axis=1))
+        if rows.size:
+            flat = int(rows[0])
+            edge = int(np.argmax(negative[flat]))
+            raise self.invalid(
+                f"expected non-negative edge costs, because the graph has a cycle ({self._cycle}): Dijkstra "
+                f"needs non-negative costs there, and a cheapest simple path with negative costs is NP-hard; "
+                f"but found {float(theta[flat, edge])!r} on edge {edge} {self.edges[edge]!r}. Negative costs "
+                "are accepted on a directed acyclic graph; otherwise end the cost model with softplus or exp",
+                index=self._batch_index(flat),
+            )
 
-    def solve(self, theta):
-        costs = np.asarray(theta, dtype=np.float64)
-        largest = costs.max(initial=0.0)
-        if largest > _SUM_LIMIT / len(self.nodes):
-            # A path's float sum could overflow to inf (scipy then reports "no
-            # path"); a power of two scales every sum exactly instead.
-            costs = np.ldexp(costs, -int(np.frexp(largest)[1]))
-        if self.backend == "networkx":
-            return self._solve_networkx(costs)
-        if not csgraph_keeps_explicit_zeros() and not costs.all():
-            return self._solve_networkx(costs)
-        return self._solve_scipy(costs)
+    def solve_chunk(self, theta):
+        costs = _rescaled(np.asarray(theta, dtype=np.float64), len(self.nodes))
+        if self.backend == "numba":
+            from ._graph_numba import solve_paths_chunk
 
-    def _solve_scipy(self, costs: np.ndarray) -> np.ndarray:
+            out = np.zeros(costs.shape, dtype=np.float64)
+            failed = solve_paths_chunk(
+                costs, self._out_ptr, self._out_head, self._out_edge, self._in_ptr, self._in_tail, self._in_edge,
+                self._order, self.acyclic, self._source, self._target, out,
+            )
+            if failed >= 0:
+                raise self._no_path(failed)
+            return out
+        out = np.zeros(costs.shape, dtype=np.float64)
+        for i in range(costs.shape[0]):
+            distances = self._distances(costs[i])
+            if not np.isfinite(distances[self._target]):
+                raise self._no_path(i)
+            out[i] = self._trace(distances, costs[i])
+        return out
+
+    # ------------------------------------------------------------------ #
+    # The reference backends: distances by scipy or networkx, then the tie rule
+    # ------------------------------------------------------------------ #
+    def _distances(self, costs: np.ndarray) -> np.ndarray:
+        """``D`` (one float64 per node, ``inf`` when unreachable)."""
+        if self.backend == "networkx" or (not csgraph_keeps_explicit_zeros() and not costs.all()):
+            return self._distances_networkx(costs)
         csgraph = require("scipy.sparse.csgraph", needed_for="shortest_path backend 'scipy'")
         csr = self._csr()
         arc_costs = costs[self._arc_edge]
@@ -218,33 +359,11 @@ class ShortestPath(Oracle):
             np.minimum.reduceat(arc_costs, self._slot_start, out=csr.data)
         else:
             csr.data[:] = arc_costs
-        _, predecessors = csgraph.dijkstra(
-            csr, directed=True, indices=self._source, return_predecessors=True
-        )
-        z = np.zeros(self.num_edges, dtype=np.float64)
-        source, node = self._source, self._target
-        if node != source and predecessors[node] < 0:
-            raise self._no_path()
-        heads = []
-        while node != source:  # walk back along the predecessors
-            heads.append(node)
-            node = int(predecessors[node])
-        if not heads:
-            return z
-        heads_array = np.array(heads, dtype=np.int64)
-        tails_array = predecessors[heads_array].astype(np.int64)
-        slots = np.searchsorted(self._slot_keys, tails_array * len(self.nodes) + heads_array)
-        if not self._parallel:
-            z[self._arc_edge[self._slot_start[slots]]] = 1.0
-            return z
-        data = csr.data
-        for slot in slots.tolist():
-            start, stop = self._slot_start[slot], self._slot_stop[slot]
-            # parallel edges: the cheapest, the lowest edge index on ties
-            z[self._arc_edge[start + int(np.argmax(arc_costs[start:stop] == data[slot]))]] = 1.0
-        return z
+        if (csr.data < 0).any():  # acyclic graphs only (check_values)
+            return csgraph.bellman_ford(csr, directed=True, indices=self._source)
+        return csgraph.dijkstra(csr, directed=True, indices=self._source)
 
-    def _solve_networkx(self, costs: np.ndarray) -> np.ndarray:
+    def _distances_networkx(self, costs: np.ndarray) -> np.ndarray:
         nx = require("networkx", needed_for="the shortest_path oracle")
         lookup = self._arc_lookup()
         values = costs.tolist()
@@ -255,15 +374,42 @@ class ShortestPath(Oracle):
             def weight(u, v, _attributes):
                 return values[lookup[u, v][0]]
 
-        graph = self._graph if self._graph is not None else self._rebuild_graph()
-        try:
-            path = nx.dijkstra_path(graph, self.source, self.target, weight=weight)
-        except nx.NetworkXNoPath:
-            raise self._no_path() from None
+        graph = self._rebuild_graph()
+        if (costs < 0).any():  # acyclic graphs only (check_values)
+            lengths = nx.single_source_bellman_ford_path_length(graph, self.source, weight=weight)
+        else:
+            lengths = nx.single_source_dijkstra_path_length(graph, self.source, weight=weight)
+        distances = np.full(len(self.nodes), np.inf)
+        for position, node in enumerate(self.nodes):
+            if node in lengths:
+                distances[position] = lengths[node]
+        return distances
+
+    def _trace(self, distances: np.ndarray, costs: np.ndarray) -> np.ndarray:
+        """The path of the documented tie rule, given the distances ``D``."""
+        tails, heads, edges = self._in_tail, self._in_head, self._in_edge
+        with np.errstate(invalid="ignore"):  # inf - inf on unreachable tails
+            tight = np.isfinite(distances[tails]) & (distances[tails] + costs[edges] == distances[heads])
+        hops = np.full(len(self.nodes), -1, dtype=np.int64)  # H: breadth-first over the tight arcs
+        hops[self._source] = 0
+        frontier = np.zeros(len(self.nodes), dtype=bool)
+        frontier[self._source] = True
+        level = 0
+        while frontier.any():
+            level += 1
+            reached = heads[tight & frontier[tails]]
+            reached = reached[hops[reached] < 0]
+            hops[reached] = level
+            frontier = np.zeros(len(self.nodes), dtype=bool)
+            frontier[reached] = True
         z = np.zeros(self.num_edges, dtype=np.float64)
-        for u, v in zip(path[:-1], path[1:]):
-            candidates = lookup[u, v]  # sorted by edge index; min() keeps the first of equals
-            z[min(candidates, key=values.__getitem__)] = 1.0
+        node = self._target
+        while node != self._source:
+            start, stop = self._in_ptr[node], self._in_ptr[node + 1]
+            step = tight[start:stop] & (hops[tails[start:stop]] == hops[node] - 1)
+            arc = start + int(np.argmax(step))  # in-arcs are sorted by edge index: the lowest
+            z[edges[arc]] = 1.0
+            node = int(tails[arc])
         return z
 
     def _arc_lookup(self) -> dict:
@@ -287,16 +433,33 @@ class ShortestPath(Oracle):
                     (False, True): nx.MultiGraph, (True, True): nx.MultiDiGraph}[self.directed, self.multigraph]
             graph = kind()
             graph.add_nodes_from(self.nodes)
-            graph.add_edges_from(self.edges)
+            graph.add_edges_from(edge for edge in self.edges if edge[0] != edge[1])  # self-loops: never on a path
             self.__dict__["_fallback_graph"] = graph
         return graph
 
-    def _no_path(self) -> InfeasibleError:
+    def _no_path(self, index: int) -> InfeasibleError:
         return InfeasibleError(
-            f"no path from source {self.source!r} to target {self.target!r} in the graph", oracle=self.name
+            f"no path from source {self.source!r} to target {self.target!r} in the graph", oracle=self.name,
+            index=index,
         )
 
     def __repr__(self):
         kind = ("Multi" if self.multigraph else "") + ("DiGraph" if self.directed else "Graph")
-        return (f"ShortestPath({kind} with {len(self.nodes)} nodes and {self.num_edges} edges, "
+        shape = ", acyclic" if self.acyclic else ""
+        return (f"ShortestPath({kind} with {len(self.nodes)} nodes and {self.num_edges} edges{shape}, "
                 f"source={self.source!r}, target={self.target!r}, backend={self.backend!r})")
+
+
+def _rescaled(costs: np.ndarray, num_nodes: int) -> np.ndarray:
+    """Rows of ``costs`` (m, E) whose largest magnitude could make a path's
+    float64 sum overflow, times a power of two that brings it below 1: exact
+    (but for subnormal underflow), and the same on every backend."""
+    largest = np.abs(costs).max(axis=1, initial=0.0)
+    big = largest > _SUM_LIMIT / max(num_nodes, 1)
+    if not big.any():
+        return costs
+    costs = costs.copy()
+    exponents = np.frexp(largest[big])[1]
+    with np.errstate(under="ignore"):
+        costs[big] = np.ldexp(costs[big], -exponents[:, None])
+    return costs

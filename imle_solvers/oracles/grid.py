@@ -97,7 +97,8 @@ class ShortestPathGrid(Oracle):
     lets a direct caller do the same.
 
     Args:
-        neighbourhood: ``8`` (king moves, the Warcraft setting) or ``4``.
+        neighbourhood: ``8`` (king moves, the Warcraft setting) or ``4``;
+            ``neighborhood=`` (US spelling) is accepted too.
         negative: ``"raise"`` (default) or ``"clamp"`` — what to do with
             negative costs.
         backend: ``"numba"`` (default) — a compiled Dijkstra that solves a
@@ -148,6 +149,8 @@ class ShortestPathGrid(Oracle):
     backend = "numba|torch"
     dependencies = ("numba",)
 
+    option_aliases = {"neighborhood": "neighbourhood"}
+
     def __init__(
         self,
         neighbourhood: int = 8,
@@ -156,7 +159,13 @@ class ShortestPathGrid(Oracle):
         backend: str = "numba",
         compute_dtype: str = "float64",
         check_every: int = 4,
+        neighborhood: int | None = None,
     ):
+        if neighborhood is not None:  # the US spelling
+            if neighbourhood != 8 and neighborhood != neighbourhood:
+                raise self.invalid(f"neighbourhood={neighbourhood!r} and neighborhood={neighborhood!r} disagree; "
+                                   "pass one of them")
+            neighbourhood = neighborhood
         if isinstance(neighbourhood, bool) or neighbourhood not in _OFFSETS:
             raise self.invalid(f"expected neighbourhood 8 or 4, but found {neighbourhood!r}")
         if negative not in ("raise", "clamp"):

@@ -171,6 +171,12 @@ class ILP(Oracle):
                     raise self.invalid(problem)
 
     def _bound(self, label, value):
+        if value is None:
+            infinite = "-np.inf" if label == "lower" else "np.inf"
+            raise self.invalid(
+                f"expected {label} to be an integer or an (n,) array of integers, but found {label}=None; for "
+                f"no {label} bound pass {label}={infinite} (backends 'mip' and 'cvxpy'; 'cpsat' needs finite bounds)"
+            )
         array = np.asarray(value, dtype=np.float64)
         if array.ndim > 1:
             raise self.invalid(f"expected {label} to be a scalar or an (n,) array, but found shape {array.shape}")

@@ -40,7 +40,8 @@ class TopK(Oracle):
 
     def __init__(self, k: int):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise TypeError(f"topk: expected k to be a positive int, but found {k!r}")
+            raise self.invalid(f"expected k to be a positive int (how many items to select, 1 <= k <= n), "
+                               f"but found k={k!r}")
         self.k = int(k)
 
     def check_event_shape(self, event_shape):
@@ -49,7 +50,12 @@ class TopK(Oracle):
         return None
 
     def solve_chunk(self, theta):
-        order = np.argsort(-theta, axis=-1, kind="stable")[:, : self.k]
+        # A stable ascending sort of an order-reversing map: ties keep the lower
+        # index. Floats negate exactly; integers use bitwise not (~x = -x - 1
+        # for signed types, max - x for unsigned), which cannot wrap as -x does
+        # for unsigned types and for a signed type's minimum.
+        reversed_order = np.invert(theta) if theta.dtype.kind in "iu" else -theta
+        order = np.argsort(reversed_order, axis=-1, kind="stable")[:, : self.k]
         z = np.zeros(theta.shape, dtype=np.float64)
         np.put_along_axis(z, order, 1.0, axis=-1)
         return z

@@ -231,8 +231,8 @@ class IMLE(keras.layers.Layer):
     ``layer(theta)`` here is inference, the Keras convention.
 
     CPU oracles run through ``tf.numpy_function`` and so cannot be
-    XLA-compiled, nor can TensorFlow's Gamma sampler (:class:`SumOfGamma`);
-    the layer then sets ``supports_jit = False`` and Keras compiles without
+    XLA-compiled, nor can the rejection loop of the :class:`SumOfGamma`
+    sampler (its shapes depend on the draws); the layer then sets ``supports_jit = False`` and Keras compiles without
     XLA (``jit_compile="auto"``). With the built-in ``topk`` or ``onehot``
     oracle (TensorFlow ops) and :class:`Gumbel` noise (or none) the layer
     supports XLA.
