@@ -8,6 +8,9 @@ is imported from :mod:`imle_solvers.datasets.torch_dataset` on first use.
 - :func:`load_warcraft` / :func:`load_warcraft_splits`: the original data
   set, for users who have it.
 - :func:`grid_shortest_paths`: the exact labeller (batched, numpy).
+- :func:`load_mnist`, :func:`read_idx`, :func:`load_digits`,
+  :func:`load_mnist_or_digits`: MNIST in its standard files, and
+  scikit-learn's 8x8 digits when there is none.
 - metrics: :func:`exact_match`, :func:`cost_optimal`, :func:`hamming_distance`,
   :func:`path_cost`, :func:`is_valid_path`.
 """
@@ -19,6 +22,7 @@ from typing import Any
 
 from .grid_paths import NEIGHBOUR_OFFSETS, grid_shortest_paths
 from .metrics import cost_optimal, exact_match, hamming_distance, is_valid_path, path_cost
+from .mnist import ImageSplits, find_mnist, load_digits, load_mnist, load_mnist_or_digits, read_idx
 from .warcraft import (
     BLOCK_SIZE,
     CELL_PIXELS,
@@ -61,6 +65,12 @@ __all__ = [
     "cost_optimal",
     "is_valid_path",
     "WarcraftDataset",
+    "ImageSplits",
+    "read_idx",
+    "load_mnist",
+    "find_mnist",
+    "load_digits",
+    "load_mnist_or_digits",
 ]
 
 
