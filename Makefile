@@ -3,7 +3,10 @@
 #               12x12 grid maps from the paths alone (about 2-3 minutes on
 #               2 CPU cores; results in runs/demo/)
 #   make test   set up .venv and run the test suite
-# Also: make oracles (the table of registered oracles), make lint.
+# Also: make oracles (the table of registered oracles), make lint,
+#   make notebooks  regenerate notebooks/*.ipynb from their Jupytext sources
+#               and execute them (full runs: minutes each; see notebooks/README.md);
+#               one of them: make notebooks NOTEBOOKS=notebooks/synthetic_topk.py
 # Torch is installed first from a pin you can override, e.g.
 #   make test TORCH_SPEC="torch==2.14.1"
 PYTHON ?= python3
@@ -16,7 +19,7 @@ PY := $(BIN)/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.imle-solvers-installed
 
-.PHONY: install test demo oracles lint docs clean
+.PHONY: install test demo oracles lint docs notebooks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +43,20 @@ test: install
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
+# Each notebooks/NAME.py (the source of truth) becomes notebooks/NAME.ipynb,
+# executed in full mode (IMLE_NOTEBOOK_SMOKE unset) by the venv's python3
+# kernel in the notebooks/ folder, outputs stored.
+NOTEBOOKS ?= $(wildcard notebooks/*.py)
+notebooks: install
+	@set -e; for source in $(NOTEBOOKS); do \
+		echo "notebook $$source"; \
+		$(BIN)/jupytext --quiet --to ipynb "$$source"; \
+		env -u IMLE_NOTEBOOK_SMOKE PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" MPLBACKEND=module://matplotlib_inline.backend_inline \
+			$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=3600 \
+			--ExecutePreprocessor.record_timing=False "$${source%.py}.ipynb"; \
+	done
+
 demo: install
 	$(BIN)/imle-solvers train-grid --output runs/demo
 
@@ -47,7 +64,7 @@ oracles: install
 	$(BIN)/imle-solvers oracles
 
 lint: install
-	$(BIN)/ruff check imle_solvers tests benchmarks examples
+	$(BIN)/ruff check imle_solvers tests benchmarks examples notebooks
 
 clean:
 	rm -rf $(VENV) build *.egg-info

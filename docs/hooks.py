@@ -10,6 +10,11 @@
   ``examples/<name>.md`` — its markdown cells as prose, its code cells as
   code — listed under "Examples" in the navigation, so an example added by
   anyone appears without editing ``mkdocs.yml``.
+* every executed notebook ``notebooks/*.ipynb`` becomes a site file at
+  ``notebooks/<name>.ipynb``, which the mkdocs-jupyter plugin renders with its
+  stored outputs (``execute: false``), and ``notebooks/README.md`` becomes the
+  section's index page ``notebooks/index.md``. Notebooks are listed in
+  ``mkdocs.yml``'s nav by hand (a notebook left out fails ``--strict``).
 """
 
 from __future__ import annotations
@@ -20,12 +25,15 @@ import re
 import sys
 from pathlib import Path
 
+from mkdocs.plugins import event_priority
+
 ROOT = Path(__file__).resolve().parent.parent
 
 log = logging.getLogger("mkdocs.hooks.imle_solvers")
 
 CATALOGUE_MARKER = "<!-- oracle-catalogue -->"
 EXAMPLES_DIR = ROOT / "examples"
+NOTEBOOK_DIR = ROOT / "notebooks"
 #: Pages owned by other work streams; the nav lists them, the build tolerates their absence.
 
 
@@ -211,11 +219,25 @@ def on_config(config, **kwargs):
     return config
 
 
+def notebook_files() -> list[Path]:
+    """The executed notebooks, sorted by name."""
+    return sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+
+
+# Before the mkdocs-jupyter plugin's on_files (priority 0), which turns the
+# notebook files added here into pages.
+@event_priority(50)
 def on_files(files, config, **kwargs):
     from mkdocs.structure.files import File
 
     for script in example_scripts():
         files.append(File.generated(config, f"examples/{script.stem}.md", content=example_page(script)))
+    for notebook in notebook_files():
+        files.append(File(f"notebooks/{notebook.name}", src_dir=str(ROOT), dest_dir=config["site_dir"],
+                          use_directory_urls=config["use_directory_urls"]))
+    readme = NOTEBOOK_DIR / "README.md"
+    if readme.exists():
+        files.append(File.generated(config, "notebooks/index.md", content=readme.read_text(encoding="utf-8")))
     return files
 
 
