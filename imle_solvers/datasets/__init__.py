@@ -13,6 +13,9 @@ is imported from :mod:`imle_solvers.datasets.torch_dataset` on first use.
   :func:`load_word_embeddings`, :func:`build_vocabulary`,
   :func:`subset_precision`: the BeerAdvocate review files of L2X, for users
   who have them.
+- :func:`load_mnist`, :func:`read_idx`, :func:`load_digits`,
+  :func:`load_mnist_or_digits`: MNIST in its standard files, and
+  scikit-learn's 8x8 digits when there is none.
 - metrics: :func:`exact_match`, :func:`cost_optimal`, :func:`hamming_distance`,
   :func:`path_cost`, :func:`is_valid_path`.
 """
@@ -33,6 +36,7 @@ from .beer import (
 )
 from .grid_paths import NEIGHBOUR_OFFSETS, grid_shortest_paths
 from .metrics import cost_optimal, exact_match, hamming_distance, is_valid_path, path_cost
+from .mnist import ImageSplits, find_mnist, load_digits, load_mnist, load_mnist_or_digits, read_idx
 from .warcraft import (
     BLOCK_SIZE,
     CELL_PIXELS,
@@ -84,6 +88,12 @@ __all__ = [
     "load_beer_annotations",
     "load_word_embeddings",
     "subset_precision",
+    "ImageSplits",
+    "read_idx",
+    "load_mnist",
+    "find_mnist",
+    "load_digits",
+    "load_mnist_or_digits",
 ]
 
 
