@@ -1,6 +1,6 @@
 """The ``shortest_path_grid`` oracle against other ways to solve the same maps.
 
-Run:  .venv/bin/python benchmarks/grid_oracle.py [--batch 256] [--repeats 7] [--sizes 12 18 24 30]
+Run:  .venv/bin/python benchmarks/grid_oracle.py [--batch 256] [--repeats 7] [--sizes 12 18 24 30] [--clock cpu]
 
 For each map size k it solves one batch of Warcraft-like maps with
 
@@ -35,7 +35,10 @@ whole batch, divided by the batch size; the runs of all solvers are
 interleaved so that load from other processes hits them alike; median and
 worst of the ``ours/ref`` ratio over the rounds are printed beside the best.
 networkx and heapq (loops over maps) are timed on the first ``--slow-batch``
-maps.
+maps. ``--clock cpu`` times with the process's CPU time instead of the wall
+clock (every solver but ``threads`` runs on one thread): on a machine shared
+with other jobs it counts what each solver computed, not the time it waited
+for a core; the ``threads`` column is left out then.
 
 Maps ("Warcraft-like"): costs from {0.8, 1.2, 5.3, 7.7, 9.2} (the five
 terrain costs of the Warcraft maps) in spatially correlated patches: a
@@ -124,16 +127,17 @@ def _numba_reference(costs):
 
 
 @numba.njit(cache=False)
-def numba_reference(batch):
-    """The whole batch in one compiled call."""
+def numba_reference_batch(batch):
+    """The whole batch in one compiled call (the ``numba-ref`` column)."""
     out = np.empty_like(batch)
     for i in range(batch.shape[0]):
         out[i] = _numba_reference(batch[i])
     return out
 
 
-def numba_reference_loop(batch):
-    """One compiled call per map, from Python."""
+def numba_reference(batch):
+    """One compiled call per map, from Python (the ``ref-loop`` column; what
+    ``benchmarks/vs_pyepo.py`` times as its reference)."""
     out = np.empty_like(batch)
     for i in range(batch.shape[0]):
         out[i] = _numba_reference(batch[i])
@@ -234,7 +238,7 @@ def heapq_solver(batch):
 # ---------------------------------------------------------------------- #
 # Timing
 # ---------------------------------------------------------------------- #
-def interleaved_times(solvers: dict, repeats: dict) -> tuple[dict, dict]:
+def interleaved_times(solvers: dict, repeats: dict, clock=time.perf_counter) -> tuple[dict, dict]:
     """Seconds per call of each solver in every round, and each solver's
     answers from its timed runs. Repeats are interleaved across solvers (one
     call of each in turn), so that a burst of load from other processes hits
@@ -246,11 +250,18 @@ def interleaved_times(solvers: dict, repeats: dict) -> tuple[dict, dict]:
     for r in range(max(repeats.values())):
         for label, (fn, arg) in solvers.items():
             if r < repeats[label]:
-                start = time.perf_counter()
+                start = clock()
                 out = fn(arg)
-                times[label].append(time.perf_counter() - start)
+                times[label].append(clock() - start)
                 answers[label].append(np.asarray(out))
     return times, answers
+
+
+def interleaved_best_times(solvers: dict, repeats: dict) -> dict:
+    """Seconds per call of each solver, the best of its interleaved repeats
+    (what ``benchmarks/vs_pyepo.py`` uses)."""
+    times, _ = interleaved_times(solvers, repeats)
+    return {label: min(seconds) for label, seconds in times.items()}
 
 
 def optimal_costs(batch: np.ndarray) -> np.ndarray:
@@ -321,6 +332,8 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[12, 18, 24, 30])
     parser.add_argument("--uniform", action="store_true", help="i.i.d. U[0, 10) costs instead of Warcraft-like maps")
     parser.add_argument("--no-compile-times", action="store_true")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall clock (default) or this process's CPU time (for a shared machine)")
     args = parser.parse_args(argv)
 
     if not args.no_compile_times:
@@ -338,7 +351,8 @@ def main(argv=None):
     header = (f"{'k':>3} | {'ours':>7} {'threads':>7} {'numba-ref':>9} {'ref-loop':>8} {'torch':>7} {'scipy':>7} "
               f"{'networkx':>8} {'heapq':>8} | {'ours/ref':>8} {'(median':>7} {'worst)':>6} {'nx/ours':>8} "
               f"{'heapq/ours':>10}")
-    print("ms per instance (best); ours/ref also as the median and worst of the per-round ratios")
+    print(f"ms per instance (best, {'CPU time of this process' if args.clock == 'cpu' else 'wall clock'}); "
+          "ours/ref also as the median and worst of the per-round ratios")
     print(header)
     print("-" * len(header))
     checked = 0
@@ -349,8 +363,8 @@ def main(argv=None):
         solvers = {
             "ours": (ours, batch),
             "threads": (ours_threads, batch),
-            "numba-ref": (numba_reference, batch),
-            "ref-loop": (numba_reference_loop, batch),
+            "numba-ref": (numba_reference_batch, batch),
+            "ref-loop": (numba_reference, batch),
             "torch": (ours_torch, tensor),
             "scipy": (scipy_solver, batch),
             "networkx": (nx_solver, batch),
@@ -361,14 +375,18 @@ def main(argv=None):
         # first --slow-batch maps only (per-map cost does not depend on the batch)
         timed = {label: (fn, arg[: args.slow_batch] if label in slow else arg) for label, (fn, arg) in solvers.items()}
         repeats = {label: args.slow_repeats if label in slow else args.repeats for label in solvers}
-        times, answers = interleaved_times(timed, repeats)
+        if args.clock == "cpu":
+            timed.pop("threads")  # CPU time of several threads is not the time a caller waits
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        times, answers = interleaved_times(timed, {label: repeats[label] for label in timed}, clock)
         optimum = optimal_costs(batch)
         for label, runs in answers.items():  # every answer of every timed run, every map
             n = len(timed[label][1])
             for paths in runs:
                 check_paths(label, paths, batch[:n], optimum[:n])
                 checked += n
-        ms = {label: min(times[label]) / len(timed[label][1]) * 1e3 for label in solvers}
+        ms = {label: min(times[label]) / len(timed[label][1]) * 1e3 for label in timed}
+        ms.setdefault("threads", float("nan"))
         ratios = [a / b for a, b in zip(times["ours"], times["numba-ref"])]
         print(f"{k:>3} | {ms['ours']:7.4f} {ms['threads']:7.4f} {ms['numba-ref']:9.4f} {ms['ref-loop']:8.4f} "
               f"{ms['torch']:7.4f} {ms['scipy']:7.4f} {ms['networkx']:8.3f} {ms['heapq']:8.3f} | "
