@@ -46,8 +46,8 @@ turns a missing PyEPO into an error naming the ``bench`` extra.
   of both sides bit-identical. Drawing it costs *more* than our
   ``SumOfGamma(5)``: both draw ten Gamma(1/5) terms per entry, but PyEPO
   calls ``torch._standard_gamma`` and we use our own generator-driven
-  Marsaglia-Tsang sampler, which was 2-9x faster per draw (best rounds;
-  1.6-2.3x median) for the shapes of the training benchmark —
+  Marsaglia-Tsang sampler, which took 2.3-2.9x less CPU time per draw (best
+  rounds; 1.9-2.4x median) for the shapes of the training benchmark —
   ``python benchmarks/pyepo_adapters.py`` times both (docs/benchmarks.md).
   So the ``ours*`` column of that benchmark pays PyEPO's draw, not ours.
 """
@@ -225,10 +225,11 @@ class ReplayedSumOfGamma:
         return -n.transpose(0, 1).reshape(shape)
 
 
-def noise_draw_times(rounds: int = 200) -> None:
+def noise_draw_times(rounds: int = 200, clock_name: str = "cpu") -> None:
     """Microseconds per draw of the replayed PyEPO noise and of our
     ``SumOfGamma(5)``, for the shapes the training benchmark draws;
-    interleaved rounds, best / median / worst."""
+    interleaved rounds, best / median / worst; this process's CPU time
+    (one torch thread; ``wall`` for the wall clock)."""
     import os
     import statistics
     import time
@@ -237,9 +238,10 @@ def noise_draw_times(rounds: int = 200) -> None:
     import imle_solvers as im
 
     torch.set_num_threads(1)
+    clock = time.process_time if clock_name == "cpu" else time.perf_counter
     shapes = {"12x12, S=1": (1, 32, 12, 12), "12x12, S=10": (10, 32, 12, 12), "5x5, S=10": (10, 32, 40)}
     print(f"noise draws (kappa 5, float32, batch 32), us over {rounds} interleaved rounds, one torch thread, "
-          f"load {os.getloadavg()[0]:.2f}")
+          f"{clock_name} clock, load {os.getloadavg()[0]:.2f}")
     print(f"{'shape':14} {'draw':28} {'best':>8} {'median':>8} {'worst':>8}")
     for label, shape in shapes.items():
         replayed, ours, generator = ReplayedSumOfGamma(5.0), im.SumOfGamma(5), torch.Generator().manual_seed(0)
@@ -250,10 +252,10 @@ def noise_draw_times(rounds: int = 200) -> None:
         times = {name: [] for name in draws}
         for round_ in range(rounds + 10):
             for name, draw in draws.items():
-                start = time.perf_counter()
+                start = clock()
                 draw()
                 if round_ >= 10:
-                    times[name].append(time.perf_counter() - start)
+                    times[name].append(clock() - start)
         for name, seconds in times.items():
             print(f"{label:14} {name:28} {min(seconds) * 1e6:8.0f} {statistics.median(seconds) * 1e6:8.0f} "
                   f"{max(seconds) * 1e6:8.0f}")
@@ -263,4 +265,6 @@ def noise_draw_times(rounds: int = 200) -> None:
 
 
 if __name__ == "__main__":
-    noise_draw_times()
+    import sys
+
+    noise_draw_times(clock_name=sys.argv[1] if len(sys.argv) > 1 else "cpu")
