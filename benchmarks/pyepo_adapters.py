@@ -43,8 +43,13 @@ turns a missing PyEPO into an error naming the ``bench`` extra.
   perturbs costs as ``c + sigma * n`` with ``n`` of shape ``(B, S, d)``; our
   IMLE perturbs costs as ``w - tau * eps`` with ``eps`` of shape
   ``(S, *batch, *event)``; ``eps = -n`` transposed makes the perturbed costs
-  of both sides bit-identical. Drawing it costs what ``SumOfGamma(5)`` costs
-  (the same ``torch._standard_gamma`` call on the same number of entries).
+  of both sides bit-identical. Drawing it costs *more* than our
+  ``SumOfGamma(5)``: both draw ten Gamma(1/5) terms per entry, but PyEPO
+  calls ``torch._standard_gamma`` and we use our own generator-driven
+  Marsaglia-Tsang sampler, which took 2.3-2.9x less CPU time per draw (best
+  rounds; 1.9-2.4x median) for the shapes of the training benchmark —
+  ``python benchmarks/pyepo_adapters.py`` times both (docs/benchmarks.md).
+  So the ``ours*`` column of that benchmark pays PyEPO's draw, not ours.
 """
 
 from __future__ import annotations
@@ -218,3 +223,48 @@ class ReplayedSumOfGamma:
         size = (batch, num_samples, int(np.prod(shape[2:])))
         n = self.distribution.sample(size=size, device=device or "cpu", dtype=dtype or torch.float32)  # (B, S, d)
         return -n.transpose(0, 1).reshape(shape)
+
+
+def noise_draw_times(rounds: int = 200, clock_name: str = "cpu") -> None:
+    """Microseconds per draw of the replayed PyEPO noise and of our
+    ``SumOfGamma(5)``, for the shapes the training benchmark draws;
+    interleaved rounds, best / median / worst; this process's CPU time
+    (one torch thread; ``wall`` for the wall clock)."""
+    import os
+    import statistics
+    import time
+    from functools import partial
+
+    import imle_solvers as im
+
+    torch.set_num_threads(1)
+    clock = time.process_time if clock_name == "cpu" else time.perf_counter
+    shapes = {"12x12, S=1": (1, 32, 12, 12), "12x12, S=10": (10, 32, 12, 12), "5x5, S=10": (10, 32, 40)}
+    print(f"noise draws (kappa 5, float32, batch 32), us over {rounds} interleaved rounds, one torch thread, "
+          f"{clock_name} clock, load {os.getloadavg()[0]:.2f}")
+    print(f"{'shape':14} {'draw':28} {'best':>8} {'median':>8} {'worst':>8}")
+    for label, shape in shapes.items():
+        replayed, ours, generator = ReplayedSumOfGamma(5.0), im.SumOfGamma(5), torch.Generator().manual_seed(0)
+        draws = {
+            "ReplayedSumOfGamma (PyEPO)": partial(replayed.sample, shape, device="cpu", dtype=torch.float32),
+            "SumOfGamma(5) (ours)": partial(ours.sample, shape, generator=generator, dtype=torch.float32),
+        }
+        times = {name: [] for name in draws}
+        for round_ in range(rounds + 10):
+            for name, draw in draws.items():
+                start = clock()
+                draw()
+                if round_ >= 10:
+                    times[name].append(clock() - start)
+        for name, seconds in times.items():
+            print(f"{label:14} {name:28} {min(seconds) * 1e6:8.0f} {statistics.median(seconds) * 1e6:8.0f} "
+                  f"{max(seconds) * 1e6:8.0f}")
+        print(f"{'':14} {'ratio replayed / ours':28} "
+              f"{min(times['ReplayedSumOfGamma (PyEPO)']) / min(times['SumOfGamma(5) (ours)']):8.2f} "
+              f"{statistics.median(times['ReplayedSumOfGamma (PyEPO)']) / statistics.median(times['SumOfGamma(5) (ours)']):8.2f}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    noise_draw_times(clock_name=sys.argv[1] if len(sys.argv) > 1 else "cpu")
