@@ -63,7 +63,6 @@ def _measure_one(k: int, model: str, steps: int, batch_size: int, cache_dir: str
         "seconds_per_step": per_step, "default_num_train": default_train,
         "seconds_per_default_epoch": per_step * (default_train // batch_size),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "data_mb": sum(array.nbytes for array in (result.model.k and [])) if False else None,
         "timings": result.timings,
     })
 

@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     "SumOfGamma": "imle_solvers.noise",
     "Normal": "imle_solvers.noise",
     "Noise": "imle_solvers.noise",
+    "ShardedNoise": "imle_solvers.distributed",
     # targets
     "PerturbedTarget": "imle_solvers.targets",
     "AdaptiveTarget": "imle_solvers.targets",
