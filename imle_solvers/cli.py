@@ -225,6 +225,11 @@ def _cmd_train_grid(args: argparse.Namespace) -> int:
     except (ImleSolversError, FileNotFoundError, NotADirectoryError) as error:
         sys.stderr.write(f"imle-solvers train-grid: error: {error}\n")
         return 1
+    finally:
+        if world > 1:  # the torchrun group joined above
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
     for name in ("metrics", "learning_curve", "examples", "model"):
         if name in result.files:
             log(f"wrote {result.files[name]}")
