@@ -42,6 +42,7 @@ _LAZY: dict[str, str] = {
     "Normal": "imle_solvers.noise",
     "Noise": "imle_solvers.noise",
     "DistributionNoise": "imle_solvers.noise",
+    "ShardedNoise": "imle_solvers.distributed",
     # targets
     "PerturbedTarget": "imle_solvers.targets",
     "AdaptiveTarget": "imle_solvers.targets",

@@ -255,12 +255,10 @@ def _add_train_grid(sub) -> None:
 def _cmd_train_grid(args: argparse.Namespace) -> int:
     from .datasets import synthetic_warcraft_cache_file
     from .errors import ImleSolversError
-    from .grid_learning import GridLearningConfig, train_grid, train_grid_processes
+    from .grid_learning import train_grid, train_grid_processes
     from .grid_learning.objective import _estimator_settings
 
-    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(GridLearningConfig)
-               if getattr(args, f.name, None) is not None}  # None: the default for the size
-    config = GridLearningConfig.for_size(options.pop("k"), **options)
+    config = _grid_config(args)
     try:
         config.validate()
     except ImleSolversError as error:
@@ -293,10 +291,25 @@ def _cmd_train_grid(args: argparse.Namespace) -> int:
     except (ImleSolversError, FileNotFoundError, NotADirectoryError) as error:
         sys.stderr.write(f"imle-solvers train-grid: error: {error}\n")
         return 1
+    finally:
+        if world > 1:  # the torchrun group joined above
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
     for name in ("metrics", "learning_curve", "examples", "model"):
         if name in result.files:
             log(f"wrote {result.files[name]}")
     return 0
+
+
+def _grid_config(args: argparse.Namespace):
+    """The GridLearningConfig of train-grid's arguments: the size's defaults
+    (``GridLearningConfig.for_size``), then every option given."""
+    from .grid_learning import GridLearningConfig
+
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(GridLearningConfig)
+               if getattr(args, f.name, None) is not None}  # None: the default for the size
+    return GridLearningConfig.for_size(options.pop("k"), **options)
 
 
 def _stdout_line(line: str) -> None:

@@ -27,8 +27,11 @@ Entry points (one module per concept: ``config``, ``data``, ``objective``,
 ``imle_solvers.grid_learning``):
 
 - :class:`GridLearningConfig` — every knob, validated;
-- :func:`train_grid` — data, model, estimator, training, evaluation, files;
-  returns a :class:`GridLearningResult`;
+  ``GridLearningConfig.for_size(k)`` the defaults for 18 x 18 to 30 x 30;
+- :func:`train_grid` — data, model (:func:`build_model`: the small CNN or
+  the papers' ResNet18 trunk), estimator, training, evaluation, files;
+  returns a :class:`GridLearningResult`; data-parallel inside a running
+  ``torch.distributed`` group, and :func:`train_grid_processes` starts one;
 - :func:`evaluate` — cost-optimal %, exact-match %, Hamming distance of the
   noiseless MAP paths of a model on a data split;
 - :func:`plot_learning_curve`, :func:`plot_examples` — the two pictures
