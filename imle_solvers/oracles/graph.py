@@ -159,8 +159,8 @@ class ShortestPath(Oracle):
     name = "shortest_path"
     complexity_doc = ("O(V + E) on a directed acyclic graph (topological relaxation; negative costs allowed), "
                       "O((V + E) log V) otherwise (Dijkstra, binary heap). Measured (numba, one call per batch, "
-                      "2 shared cores): 0.4 µs per instance on PyEPO's 5 x 5 grid, about 130 µs on a 1,000-node / "
-                      "5,000-edge random graph")
+                      "2 shared cores at load 8): 0.6 µs per instance on PyEPO's 5 x 5 grid, 450 µs on a "
+                      "1,000-node / 5,000-edge random graph")
     sense = "min"
     event_ndim = 1
     nonnegative = True  # set per instance: False on a directed acyclic graph

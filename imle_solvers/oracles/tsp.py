@@ -290,7 +290,8 @@ class TSP(Oracle):
 
     name = "tsp"
     complexity_doc = ("O(n^2 2^n) (Held-Karp DP, n <= 16); NP-hard in general (CP-SAT circuit search, exponential "
-                      "in the worst case)")
+                      "in the worst case). Measured on PyEPO's instances (2 shared cores at load 8): 0.1 ms per "
+                      "instance at 10 cities (DP), 30-48 ms at 15 cities (CP-SAT)")
     sense = "min"
     event_ndim = 2
     backend = "dp|cpsat (auto)"
