@@ -324,7 +324,16 @@ class ShortestPath(Oracle):
                 index=self._batch_index(flat),
             )
 
+    def solve(self, theta):
+        """One instance: ``theta`` ``(num_edges,)``, the path's edge indicator out."""
+        return self._solve_batch(np.asarray(theta)[None])[0]
+
     def solve_chunk(self, theta):
+        if type(self).solve is not ShortestPath.solve:  # a subclass that solves one instance at a time
+            return super().solve_chunk(theta)
+        return self._solve_batch(theta)
+
+    def _solve_batch(self, theta):
         costs = _rescaled(np.asarray(theta, dtype=np.float64), len(self.nodes))
         if self.backend == "numba":
             from ._graph_numba import solve_paths_chunk
