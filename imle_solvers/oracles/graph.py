@@ -272,7 +272,7 @@ class ShortestPath(Oracle):
     def _find_cycle(self, tails, heads) -> str:
         """A cycle of the graph, in words, for the message refusing negative costs."""
         if not self.directed:
-            return "every undirected edge is one (it can be walked both ways)"
+            return "every undirected edge is one, walked both ways"
         nx = require("networkx", needed_for="the shortest_path oracle")
         cycle = nx.find_cycle(nx.DiGraph(list(zip(tails.tolist(), heads.tolist()))))
         nodes = [self.nodes[u] for u, _ in cycle] + [self.nodes[cycle[0][0]]]
