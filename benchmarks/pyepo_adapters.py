@@ -27,15 +27,16 @@ turns a missing PyEPO into an error naming the ``bench`` extra.
   8-neighbour graph has 2-cycles, and with a negative vertex cost the LP
   sends flow around negative cycles instead of returning a path.
 
-* :class:`PyepoGridShortestPath` — our ``shortest_path`` oracle (scipy
-  Dijkstra on a networkx ``DiGraph``) on PyEPO's edge-weighted grid, taking
-  costs in PyEPO's arc order. Linear models predict negative arc costs,
-  which PyEPO's LP accepts (the grid is acyclic) and Dijkstra does not.
-  Every source-target path of that grid has exactly ``(rows-1) + (cols-1)``
-  arcs, so subtracting the smallest cost of an instance from all its costs
-  shifts every path's cost by the same amount and keeps the argmin: the
-  oracle solves the shifted, non-negative costs and allows negative input
-  (``nonnegative = False``, so the estimators do not clamp).
+* :class:`PyepoGridShortestPath` — our ``shortest_path`` oracle on PyEPO's
+  edge-weighted grid, given as PyEPO's arc list so that the costs are in
+  PyEPO's arc order (``graph=model.arcs``). Linear models predict negative
+  arc costs, which PyEPO's LP accepts; so does the oracle, because the grid
+  is acyclic (it relaxes the nodes in topological order, and
+  ``nonnegative`` is ``False``, so the estimators do not clamp). Nothing
+  is adapted any more; the class only names the grid. (Before the
+  compiled backend the adapter subtracted each instance's smallest cost —
+  every path has ``(rows-1) + (cols-1)`` arcs, so the argmin is unchanged —
+  to make the costs fit Dijkstra.)
 
 * :class:`ReplayedSumOfGamma` — noise for our ``IMLE`` that replays the
   draws PyEPO's ``implicitMLE`` makes (``sumGammaDistribution``, same seed,
@@ -54,7 +55,6 @@ turns a missing PyEPO into an error naming the ``bench`` extra.
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import torch
 from grid_oracle import grid_edges  # benchmarks/ is on sys.path (scripts there, tests add it)
@@ -178,26 +178,10 @@ class PyepoGridShortestPath(ShortestPath):
         array([[0., 1., 0., 1.]])
     """
 
-    nonnegative = False
-
     def __init__(self, grid: tuple[int, int]):
         self.arcs = _get_grid_arcs(tuple(grid))
         rows, cols = grid
-        graph = nx.DiGraph()
-        graph.add_nodes_from(range(rows * cols))
-        graph.add_edges_from(self.arcs)
-        super().__init__(graph, 0, rows * cols - 1)
-        position = {edge: i for i, edge in enumerate(self.edges)}
-        self.arc_to_edge = np.array([position[arc] for arc in self.arcs], dtype=np.int64)
-
-    def check_values(self, theta, data):
-        pass  # any finite costs: solve() shifts them (the base class has checked finiteness)
-
-    def solve(self, theta):
-        costs = np.asarray(theta, dtype=np.float64)
-        edge_costs = np.empty_like(costs)
-        edge_costs[self.arc_to_edge] = costs - costs.min()  # every path has the same number of arcs
-        return super().solve(edge_costs)[self.arc_to_edge]
+        super().__init__(self.arcs, 0, rows * cols - 1)
 
 
 class ReplayedSumOfGamma:

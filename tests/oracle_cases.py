@@ -225,6 +225,55 @@ def check_ilp(oracle, theta, data, z):
         assert dot(objective, z[i]) >= best - CPSAT_RTOL * magnitude, f"instance {i}: objective below the optimum"
 
 
+def _tours(n):
+    """Successor matrices of every tour on n cities (city 0 first: (n - 1)! of them)."""
+    for rest in itertools.permutations(range(1, n)):
+        order = (0, *rest)
+        z = np.zeros((n, n))
+        z[list(order), list(order[1:] + order[:1])] = 1.0
+        yield z
+
+
+def _tsp_solutions(theta):
+    """Every tour, as a successor matrix (theta (n, n)) or as PyEPO's edge vector (theta (n (n - 1) / 2,))."""
+    if theta.ndim == 2:
+        yield from _tours(theta.shape[0])
+        return
+    n = int(round((1 + math.sqrt(1 + 8 * theta.shape[0])) / 2))
+    rows, cols = np.triu_indices(n, k=1)  # itertools.combinations(range(n), 2) order
+    for tour in _tours(n):
+        yield np.maximum(tour[rows, cols], tour[cols, rows])
+
+
+def check_tsp(oracle, theta, data, z):
+    """Edge layout: the tour's undirected edges; matrix layout: a successor matrix. Optimal against brute force."""
+    for i in range(theta.shape[0]):
+        assert_binary(z[i], i)
+        if getattr(oracle, "layout", "matrix") == "edges":
+            n = int(round((1 + math.sqrt(1 + 8 * theta.shape[1])) / 2))
+            rows, cols = np.triu_indices(n, k=1)
+            costs = np.zeros((n, n))
+            costs[rows, cols] = costs[cols, rows] = normalised(theta[i])
+            chosen = z[i] == 1
+            degree = np.bincount(np.concatenate([rows[chosen], cols[chosen]]), minlength=n)
+            assert chosen.sum() == n and (degree == 2).all(), f"instance {i}: not a tour: degrees {degree}"
+            assert nx.is_connected(nx.Graph(list(zip(rows[chosen], cols[chosen])))), f"instance {i}: subtours"
+            value = dot(normalised(theta[i]), z[i])
+        else:
+            n = theta.shape[1]
+            assert (z[i].sum(0) == 1).all() and (z[i].sum(1) == 1).all(), f"instance {i}: not a permutation"
+            successor, city, steps = np.argmax(z[i], axis=1), 0, 0
+            while True:
+                city, steps = int(successor[city]), steps + 1
+                if city == 0:
+                    break
+            assert steps == n, f"instance {i}: a cycle through {steps} of {n} cities"
+            costs = normalised(np.where(np.eye(n, dtype=bool), 0.0, theta[i]))
+            value = dot(costs, z[i])
+        best = min(dot(costs, tour) for tour in _tours(n))
+        assert value <= best + CPSAT_RTOL * n * 2, f"instance {i}: tour cost {value} above the optimum {best}"
+
+
 def _grid_distance(costs: np.ndarray, neighbourhood: int) -> float:
     """Cheapest top-left to bottom-right vertex-weighted path cost (Dijkstra)."""
     k = costs.shape[0]
@@ -330,14 +379,24 @@ CASES: dict[str, Case] = {
     "ilp": Case(_scores(6), data=_ilp_data, check=check_ilp,
                 sized=lambda rng, batch, size: (rng.normal(size=(*batch, size)), _ilp_data(rng, batch, size)),
                 data_scales=(1.0, 2.0**100, 2.0**-100)),
+    "tsp": Case(lambda rng, batch: rng.integers(-2, 9, size=(*batch, 6, 6)).astype(float), check=check_tsp,
+                sized=lambda rng, batch, size: (rng.integers(-2, 9, size=(*batch, size, size)).astype(float), {}),
+                min_size=2),
     "shortest_path_grid": Case(lambda rng, batch: rng.random((*batch, 5, 5)), check=check_grid_path,
                                sized=lambda rng, batch, size: (rng.random((*batch, size, size)), {}),
                                overflow=_grid_overflows),
 }
 
 
+def _tsp_edges(rng, batch, n=5):
+    """PyEPO's layout: one cost per undirected edge, n (n - 1) / 2 of them."""
+    return rng.integers(-2, 9, size=(*batch, n * (n - 1) // 2)).astype(float)
+
+
 # Other data layouts of a built-in, checked by the same suites: (name, options, case).
 CASE_VARIANTS: list[tuple[str, dict, Case]] = [
+    ("tsp", {"layout": "edges"}, Case(_tsp_edges, {"layout": "edges"}, check=check_tsp,
+                                      sized=lambda rng, batch, size: (_tsp_edges(rng, batch, size), {}), min_size=3)),
     ("knapsack", {"dims": 2}, Case(_knapsack_values, {"dims": 2}, data=_knapsack_data_2d, check=check_knapsack,
                                    sized=lambda rng, batch, size: (_knapsack_values(rng, batch, size),
                                                                    _knapsack_data_2d(rng, batch, size)),
@@ -469,6 +528,7 @@ ENUMERATORS = {
     "spanning_tree": lambda: _spanning_trees(_options("spanning_tree")["graph"]),
     "knapsack": lambda: _knapsack,
     "ilp": lambda: _ilp,
+    "tsp": lambda: _tsp_solutions,
 }
 # Grids: the conformance case is 5 x 5, too many paths to list; optimality runs on 3 x 3 maps.
 GRID_OPTIMALITY_K = 3

@@ -24,7 +24,7 @@ WORKER_COUNTS = (1, 2, 3)
 # A few oracles solved on the host (the runners apply): scipy, numba DP with instance data, numba
 # Dijkstra. Their solutions are shaped like theta, so the estimators can use them too. (The
 # conformance suite runs every oracle on two-worker thread and process pools.)
-ORACLES = ["matching", "knapsack", "shortest_path_grid", "shortest_path"]
+ORACLES = ["matching", "knapsack", "shortest_path_grid", "shortest_path", "tsp"]
 
 
 @pytest.fixture(scope="module")

@@ -188,6 +188,8 @@ VARIANTS = [
     ("spanning_tree", {"sense": "max"}),
     ("ranking", {"output": "permutation"}),
     ("topk", {"k": 1}),
+    ("tsp", {"backend": "cpsat"}),
+    ("tsp", {"backend": "cpsat", "warm_start": False}),
     ("shortest_path_grid", {"neighbourhood": 4}),
     ("shortest_path_grid", {"backend": "torch"}),
 ]

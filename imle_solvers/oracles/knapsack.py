@@ -160,8 +160,8 @@ class Knapsack(Oracle):
 
     name = "knapsack"
     complexity_doc = ("O(n C) time and memory (DP, one dimension, integer weights; measured 70 µs per instance at "
-                      "n = 50, C ~ 1,250); NP-hard in general (CP-SAT; measured about 2 ms per instance on PyEPO's "
-                      "2-dimensional knapsacks of 32 items)")
+                      "n = 50, C ~ 1,250); NP-hard in general (CP-SAT; measured 9-12 ms per instance on PyEPO's "
+                      "32-item knapsacks with real weights, one or two dimensions, 2 shared cores at load 8)")
     sense = "max"
     event_ndim = 1
     # The one-dimensional form; with dims=d the instance declares {"weights": 2, "capacity": 1}.
