@@ -110,7 +110,7 @@ def test_vs_pyepo_runs_end_to_end(adapters, tmp_path, capsys):
 
     vs_pyepo.main(["oracles", "--sizes", "3", "--repeats", "1", "--batch", "8", "--slow-batch", "4", "--lp-batch", "4",
                    "--plot", str(tmp_path / "oracles.png")])
-    vs_pyepo.main(["training", "--train", "32", "--test", "16", "--dfl-epochs", "1", "--samples", "1",
+    vs_pyepo.main(["training", "--train", "32", "--test", "16", "--epochs", "1", "--samples", "1",
                    "--cache-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert "all methods returned paths of the optimal cost" in out
