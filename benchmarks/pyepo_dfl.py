@@ -244,12 +244,13 @@ class Run:
         self.model, self.step = model, step
         self.optimiser = torch.optim.Adam(model.parameters(), lr=lr)
         self.times: list[float] = []
+        self.cpu_times: list[float] = []  # this thread's CPU time: robust to other processes on a shared machine
 
 
 def run_epoch(run: Run, problem: Problem, order: torch.Tensor, batch: int) -> None:
     x, c = problem.x[problem.train], problem.c[problem.train]
     run.model.train()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.thread_time()
     for begin in range(0, len(order), batch):
         index = order[begin: begin + batch]
         cp = run.model(x[index])
@@ -258,6 +259,7 @@ def run_epoch(run: Run, problem: Problem, order: torch.Tensor, batch: int) -> No
         loss.backward()
         run.optimiser.step()
     run.times.append(time.perf_counter() - start)
+    run.cpu_times.append(time.thread_time() - cpu_start)
 
 
 def test_regrets(problem: Problem, ours: torch.nn.Module, theirs: torch.nn.Module) -> tuple[float, float]:
@@ -290,7 +292,8 @@ def train_method(problem: Problem, method: str, epochs: int, batch: int, solve_r
     return {"problem": problem.name, "method": method, "seed": seed, "epochs": epochs, "solve_ratio": solve_ratio,
             "ours_regret": ours_regret, "pyepo_regret": pyepo_regret,
             "ours_epoch_s": sides["ours"].times, "pyepo_epoch_s": sides["pyepo"].times,
-            "floor_epoch_s": sides["floor"].times}
+            "floor_epoch_s": sides["floor"].times,
+            **{f"{name}_epoch_cpu_s": side.cpu_times for name, side in sides.items()}}
 
 
 def summarise(results: list[dict]) -> list[str]:
@@ -303,8 +306,8 @@ def summarise(results: list[dict]) -> list[str]:
         seeds = sorted({r["seed"] for r in rows})
         lines.append(f"### {problem}, solve_ratio {ratio}, seeds {seeds}, {rows[0]['epochs']} epochs")
         lines.append("| method | ours regret % | PyEPO regret % | PyEPO notebook % | ours s/epoch | PyEPO s/epoch | "
-                     "PyEPO / ours | above floor: PyEPO / ours |")
-        lines.append("|---|---|---|---|---|---|---|---|")
+                     "PyEPO / ours: best, median | CPU time: PyEPO / ours | above floor (median) |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
         for method in METHODS:
             sel = [r for r in rows if r["method"] == method]
             if not sel:
@@ -315,15 +318,29 @@ def summarise(results: list[dict]) -> list[str]:
             pt = np.concatenate([r["pyepo_epoch_s"][1:] or r["pyepo_epoch_s"] for r in sel])
             ft = np.concatenate([r["floor_epoch_s"][1:] or r["floor_epoch_s"] for r in sel])
             floor = np.median(ft)
+            if "ours_epoch_cpu_s" in sel[0]:
+                oc = np.concatenate([r["ours_epoch_cpu_s"][1:] or r["ours_epoch_cpu_s"] for r in sel])
+                pc = np.concatenate([r["pyepo_epoch_cpu_s"][1:] or r["pyepo_epoch_cpu_s"] for r in sel])
+                cpu = f"{np.median(pc) / np.median(oc):.1f}x"
+            else:
+                cpu = "-"
             above = (np.median(pt) - floor) / (np.median(ot) - floor) if np.median(ot) - floor > 1e-3 else float("nan")
             note = f"{NOTEBOOK[method]:.2f}" if problem == "sp5" else "-"
             spread = (lambda a: f"{a.std(ddof=1):.2f}" if len(a) > 1 else "-")
             lines.append(
                 f"| {method} | {ours.mean():.2f} ± {spread(ours)} | {theirs.mean():.2f} ± {spread(theirs)} | {note} | "
                 f"{np.median(ot):.3f} ({ot.min():.3f}-{ot.max():.3f}) | {np.median(pt):.2f} ({pt.min():.2f}-"
-                f"{pt.max():.2f}) | {np.median(pt) / np.median(ot):.0f}x | {above:.0f}x |")
+                f"{pt.max():.2f}) | {pt.min() / ot.min():.1f}x, {np.median(pt) / np.median(ot):.1f}x | {cpu} | {above:.0f}x |")
         lines.append(f"floor (same loop, no solver): median {floor:.3f} s/epoch")
     return lines
+
+
+def table_from(path: str) -> str:
+    """The table of a ``--dfl-out`` JSON file (``python -c "import pyepo_dfl; print(pyepo_dfl.table_from(p))"``)."""
+    import json
+
+    with open(path) as handle:
+        return "\n".join(summarise(json.load(handle)))
 
 
 def bench_dfl(args) -> list[dict]:
