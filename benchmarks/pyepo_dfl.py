@@ -25,8 +25,9 @@ Problems:
   ``deg=1``, no noise), capacity 20 per dimension (PyEPO's notebooks).
   PyEPO: ``pyepo.model.ort.knapsackModel`` (OR-Tools SCIP). Ours:
   ``knapsack`` with ``(d, n)`` weights when available, else ``ilp`` (CP-SAT)
-  with the same constraints. Linear models predict negative values;
-  both sides accept them.
+  with the same constraints, in integer hundredths (PyEPO's weights have two
+  decimals; see ``Problem``). Linear models predict negative values; both
+  sides accept them.
 
 Methods and their settings (PyEPO's notebook and docs): SPO+; DPO
 (``n_samples=3, sigma=1``, L1 to the true solution, PyEPO's leave-one-out
@@ -78,7 +79,10 @@ class Problem:
             weights, x, c = pyepo.data.knapsack.genData(train + test, 5, 32, dim=2, seed=seed)
             capacity = np.array([20.0, 20.0])
             self.optmodel = knapsackModel(weights, capacity)
-            self.oracle, self.oracle_name = self._knapsack(weights, capacity)
+            # PyEPO's weights are hundredths (choice(300..800) / 100): in integer hundredths the feasible set is
+            # exact; as binary floats a selection that fills a capacity exactly (20.00) can sum to 20.000000000000004
+            # and an exact solver must refuse it, while SCIP's 1e-6 feasibility tolerance admits it
+            self.oracle, self.oracle_name = self._knapsack(np.round(weights * 100), capacity * 100)
         else:
             raise ValueError(f"unknown problem {name!r}")
         self.x = torch.tensor(x, dtype=torch.float32)
