@@ -248,13 +248,13 @@ class Run:
         self.model, self.step = model, step
         self.optimiser = torch.optim.Adam(model.parameters(), lr=lr)
         self.times: list[float] = []
-        self.cpu_times: list[float] = []  # this thread's CPU time: robust to other processes on a shared machine
+        self.cpu_times: list[float] = []  # this process's CPU time (solver threads included): robust to other processes on a shared machine
 
 
 def run_epoch(run: Run, problem: Problem, order: torch.Tensor, batch: int) -> None:
     x, c = problem.x[problem.train], problem.c[problem.train]
     run.model.train()
-    start, cpu_start = time.perf_counter(), time.thread_time()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for begin in range(0, len(order), batch):
         index = order[begin: begin + batch]
         cp = run.model(x[index])
@@ -263,7 +263,7 @@ def run_epoch(run: Run, problem: Problem, order: torch.Tensor, batch: int) -> No
         loss.backward()
         run.optimiser.step()
     run.times.append(time.perf_counter() - start)
-    run.cpu_times.append(time.thread_time() - cpu_start)
+    run.cpu_times.append(time.process_time() - cpu_start)
 
 
 def test_regrets(problem: Problem, ours: torch.nn.Module, theirs: torch.nn.Module) -> tuple[float, float]:
