@@ -248,7 +248,8 @@ class Run:
         self.model, self.step = model, step
         self.optimiser = torch.optim.Adam(model.parameters(), lr=lr)
         self.times: list[float] = []
-        self.cpu_times: list[float] = []  # this process's CPU time (solver threads included): robust to other processes on a shared machine
+        # this process's CPU time (solver threads included): robust to other processes on a shared machine
+        self.cpu_times: list[float] = []
 
 
 def run_epoch(run: Run, problem: Problem, order: torch.Tensor, batch: int) -> None:
