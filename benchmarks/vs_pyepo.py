@@ -5,7 +5,7 @@ Run (needs the ``bench`` extra: ``pip install 'imle-solvers[bench]'``):
     .venv/bin/python benchmarks/vs_pyepo.py oracles  [--sizes 5 12 30] [--repeats 5] [--plot docs/images/vs_pyepo_oracles.png]
     .venv/bin/python benchmarks/vs_pyepo.py training [--epochs 3] [--train 1000] [--test 1000]
     .venv/bin/python benchmarks/vs_pyepo.py pyepo-processes [--pyepo-processes 2]
-    .venv/bin/python benchmarks/vs_pyepo.py dfl [--dfl-problems sp5 ks] [--seeds 42 43 44] [--epochs 20]
+    .venv/bin/python benchmarks/vs_pyepo.py dfl [--dfl-problems sp5 ks] [--seeds 42 43 44] [--dfl-epochs 20]
         [--methods SPO+ DPO ...] [--solve-ratios 1.0 0.1] [--dfl-out results.json]   (see pyepo_dfl.py)
     .venv/bin/python benchmarks/vs_pyepo.py          (oracles and training)
 
@@ -498,6 +498,7 @@ def main(argv=None):
     dfl = parser.add_argument_group("dfl (decision-focused learning on PyEPO's protocol; see pyepo_dfl.py)")
     dfl.add_argument("--dfl-problems", nargs="+", default=["sp5"], choices=["sp5", "ks"])
     dfl.add_argument("--methods", nargs="+", default=None, help="default: all eleven")
+    dfl.add_argument("--dfl-epochs", type=int, default=20, help="epochs per run (PyEPO's notebook: 20)")
     dfl.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     dfl.add_argument("--solve-ratios", type=float, nargs="+", default=[1.0],
                      help="< 1: the solver-based methods with solution caching at that ratio, both sides")
@@ -515,8 +516,7 @@ def main(argv=None):
 
         if args.methods is None:
             args.methods = pyepo_dfl.METHODS
-        if args.epochs == parser.get_default("epochs"):
-            args.epochs = 20  # PyEPO's notebook
+        args.epochs = args.dfl_epochs
         pyepo_dfl.bench_dfl(args)
 
 

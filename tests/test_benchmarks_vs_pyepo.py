@@ -137,7 +137,7 @@ def test_vs_pyepo_dfl_runs_end_to_end(adapters, tmp_path, capsys):
     import vs_pyepo
 
     out = tmp_path / "dfl.json"
-    vs_pyepo.main(["dfl", "--dfl-problems", "sp5", "ks", "--train", "32", "--test", "16", "--epochs", "1",
+    vs_pyepo.main(["dfl", "--dfl-problems", "sp5", "ks", "--train", "32", "--test", "16", "--dfl-epochs", "1",
                    "--seeds", "0", "--methods", "SPO+", "NCE", "--solve-ratios", "1.0", "0.5",
                    "--dfl-out", str(out)])
     text = capsys.readouterr().out

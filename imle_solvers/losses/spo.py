@@ -10,11 +10,30 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ..estimators._common import OracleCall
 from ._common import check_loss_reduction, reduce, supervision
 
 __all__ = ["SPOPlusLoss"]
+
+
+class _SPOPlusFunction(torch.autograd.Function):
+    """The loss values computed without a graph; backward ``grad_output * subgradient``."""
+
+    @staticmethod
+    def forward(ctx, predicted, loss, subgradient):
+        ctx.save_for_backward(subgradient)
+        return loss
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        (subgradient,) = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        shape = grad_output.shape + (1,) * (subgradient.dim() - grad_output.dim())
+        return grad_output.reshape(shape) * subgradient, None, None
 
 
 class SPOPlusLoss(nn.Module):
@@ -73,11 +92,14 @@ class SPOPlusLoss(nn.Module):
         """The loss: a scalar, or ``(*batch,)`` with ``reduction="none"``."""
         s = supervision("SPOPlusLoss", self.oracle, predicted_costs, true_costs, true_solutions, true_objectives,
                         instance_data, clamp=False)
-        shifted = (2.0 * predicted_costs.detach() - s.true_costs).unsqueeze(0)  # 2ĉ - c
-        z_tilde = s.call.solve_input(shifted, 1, fresh=True)[0].to(predicted_costs.dtype)  # (*batch, *event)
+        predicted = predicted_costs.detach()
+        shifted = 2.0 * predicted - s.true_costs  # 2ĉ - c
+        z_tilde = s.call.solve_input(shifted.unsqueeze(0), 1)[0].to(predicted.dtype)  # (*batch, *event)
         sign = s.call.sign  # +1 max, -1 min
-        value = s.dot(2.0 * predicted_costs - s.true_costs, z_tilde) - 2.0 * s.dot(predicted_costs, s.solutions)
-        loss = sign * (value + s.objectives)
+        z_star = s.solutions
+        value = s.dot(shifted, z_tilde) - 2.0 * s.dot(predicted, z_star)
+        # loss sign * (<2ĉ - c, z~> - 2<ĉ, z*> + z*), subgradient sign * 2 (z~ - z*)
+        loss = _SPOPlusFunction.apply(predicted_costs, sign * (value + s.objectives), (2.0 * sign) * (z_tilde - z_star))
         return reduce(loss, self.reduction)
 
     def extra_repr(self) -> str:
