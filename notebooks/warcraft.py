@@ -38,6 +38,7 @@
 
 # %%
 import os
+import tempfile
 import time
 
 import matplotlib.pyplot as plt
@@ -52,8 +53,9 @@ if SMOKE:
 
 ORIGINAL = os.environ.get("IMLE_WARCRAFT_DIR") or None
 if SMOKE:
+    smoke_cache = tempfile.TemporaryDirectory()  # tiny maps: not worth keeping in the user's cache
     base = GridLearningConfig(k=6, num_train=64, num_val=16, num_test=16, epochs=2, batch_size=16, width=4,
-                              original=ORIGINAL)
+                              original=ORIGINAL, cache_dir=smoke_cache.name)
 else:
     base = GridLearningConfig(original=ORIGINAL)  # the demo's settings: k = 12, 10,000 maps, 5 epochs
 start = time.perf_counter()
