@@ -44,6 +44,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
+from imle_solvers.datasets import cost_optimal
 from imle_solvers.grid_learning import GridLearningConfig, evaluate, load_grid_data, train_grid
 
 SMOKE = os.environ.get("IMLE_NOTEBOOK_SMOKE") == "1"
@@ -160,18 +161,23 @@ for estimator, result in runs.items():
 # %% [markdown]
 # ## Predicted costs and paths
 #
-# For I-MLE's model on test maps: the predicted cost map, and the path it
-# leads to (red) over the true path (white; pink where they agree). The
+# For I-MLE's model on test maps — two it gets right and one it does not:
+# the predicted cost map, and the path it leads to (red) over the true path
+# (white; pink where they agree). The
 # costs are learned only up to what the paths reveal: their scale is free,
 # and cells far from any shortest path get whatever makes them avoided.
 
 # %%
 metrics, (predicted_costs, predicted_paths) = evaluate(runs["imle"].model, test, return_predictions=True)
-show_maps(test.images[shown],
-          [list(test.costs[shown]), list(predicted_costs[shown]),
-           [overlay(t, p) for t, p in zip(test.paths[shown], predicted_paths[shown])]],
+optimal = cost_optimal(predicted_paths, test.costs, test.paths)  # (N,) bools
+# two maps it gets right, and the first (if any) whose predicted path is not cost-optimal
+picked = [*np.flatnonzero(optimal)[:2], *np.flatnonzero(~optimal)[:1]]
+show_maps(test.images[picked],
+          [list(test.costs[picked]), list(predicted_costs[picked]),
+           [overlay(t, p) for t, p in zip(test.paths[picked], predicted_paths[picked])]],
           ["true costs", "predicted costs (I-MLE)", "true (white) vs predicted (red)"],
           ["viridis", "viridis", None])
+print("cost-optimal:", ", ".join(f"map {i}: {'yes' if optimal[i] else 'no'}" for i in picked))
 correlation = np.corrcoef(predicted_costs.ravel(), test.costs.ravel())[0, 1]
 print(f"I-MLE on {metrics['num_maps']:,} test maps: {100 * metrics['cost_optimal']:.1f}% cost-optimal, "
       f"{100 * metrics['exact_match']:.1f}% exact; correlation of predicted and true cell costs {correlation:.2f}")
