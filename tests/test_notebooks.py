@@ -126,3 +126,22 @@ def test_l2x_notebook_trains_on_beer_files_when_they_are_present(tmp_path):
     assert f"BeerAdvocate files found in {data}" in done.stdout
     assert "word vectors for 10 of 15 words (frozen, as in the original)" in done.stdout
     assert "40 training reviews, 20 held out, 20 annotated" in done.stdout
+
+
+def test_every_notebook_is_in_the_docs_nav():
+    """The site lists every executed notebook (docs/hooks.py also warns, failing ``mkdocs build --strict``)."""
+    yaml = pytest.importorskip("yaml")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    class Loader(yaml.SafeLoader):  # mkdocs.yml may hold !!python/name tags: read them as None
+        pass
+
+    Loader.add_multi_constructor("", lambda loader, suffix, node: None)
+    nav = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)["nav"]
+    assert hooks.notebooks_missing_from_nav(nav) == []
+    assert hooks.notebooks_missing_from_nav([{"Home": "index.md"}]) == [
+        f"notebooks/{path.name}" for path in sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    ]
