@@ -175,7 +175,7 @@ class Method:
         relaxed = relaxed_topk(theta + self.gumbel(theta), K, self.temperature)
         if self.name == "Gumbel-softmax":
             return relaxed
-        hard = hard_topk(relaxed)  # straight-through Gumbel: top-k of the same perturbed scores
+        hard = hard_topk(relaxed)  # straight-through Gumbel: the hard top-k of the relaxed code
         return hard - relaxed.detach() + relaxed
 
 
