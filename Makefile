@@ -4,7 +4,8 @@
 #               2 CPU cores; results in runs/demo/)
 #   make test   set up .venv and run the test suite
 # Also: make oracles (the table of registered oracles), make oracles-doc (rewrite
-# the catalogue in docs/oracles.md), make lint,
+# the catalogue in docs/oracles.md), make lint, make docs,
+# make browser (Debian's chromium, for the docs test that renders a page),
 #   make notebooks  regenerate notebooks/*.ipynb from their Jupytext sources
 #               and execute them (full runs: minutes each; see notebooks/README.md);
 #               one of them: make notebooks NOTEBOOKS=notebooks/synthetic_topk.py
@@ -20,7 +21,7 @@ PY := $(BIN)/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.imle-solvers-installed
 
-.PHONY: install test demo oracles oracles-doc lint docs notebooks clean
+.PHONY: install browser test demo oracles oracles-doc lint docs notebooks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +36,17 @@ $(STAMP): pyproject.toml tests/plugin/pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-test: install
+# Headless Chromium for the docs test that opens a built page (tests/test_docs.py),
+# from Debian's packages; skipped when a Chromium is on the PATH, and left to the
+# test (which then skips, saying why) where apt-get or root is missing.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+			|| echo "make browser: could not install chromium; the docs browser test will skip"; \
+	else echo "make browser: no chromium, and no root apt-get to install it; the docs browser test will skip"; fi
+
+test: install browser
 	$(PY) -m pytest -q
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site -q
 

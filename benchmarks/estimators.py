@@ -1,6 +1,7 @@
 """Estimator overhead over the raw oracle, and gradient quality against exact gradients.
 
 Run:  .venv/bin/python benchmarks/estimators.py [--batch 64] [--grid 12] [--repeats 20] [--quality] [--bound]
+      .venv/bin/python benchmarks/estimators.py --breakdown-only [--repeats 300]
 
 Overhead: one training step of I-MLE with S = 1 sample — forward and
 backward — calls the oracle twice (the perturbed batch, then the target
@@ -19,6 +20,16 @@ not stall OpenMP. Rows:
 * ``topk`` — the device-native top-k (k = grid) on the flattened maps: the
   oracle is nearly free, so the ratio is large and the absolute overhead in
   microseconds is the number to read.
+
+``--breakdown`` (``--breakdown-only`` without the overhead table) takes
+the time an I-MLE step (S = 1, ``shortest_path_grid`` costs) spends outside
+its two oracle calls apart: the same step behind an *instant* oracle (hands
+back a precomputed solution tensor), behind a *busy* mock (the numpy round
+trip of a CPU oracle and a 650 µs busy-wait) and behind the real Dijkstra,
+with the oracle calls' own time subtracted; and, alone, the Gumbel draw, a
+``torch.rand`` of the same size and the target computation. Interleaved
+rounds; best, median and worst in microseconds; ``--clock cpu`` measures
+this process's CPU time instead of the wall clock (torch runs on one thread).
 
 ``--quality`` prints the cosine similarity of each estimator's averaged
 gradient with the exact gradient of ``E_{z ~ p(theta)}[L(z)]`` for the
@@ -258,6 +269,73 @@ def outside_oracle_times(batch: int, size: int, repeats: int) -> dict[str, tuple
     return results
 
 
+def breakdown_times(batch: int, size: int, repeats: int, clock=time.perf_counter) -> dict[str, list[float]]:
+    """Seconds per round of each piece of an I-MLE step outside its oracle
+    calls (see the module docstring), ``repeats`` interleaved rounds after 20
+    of warm-up, measured with ``clock``."""
+    oracle = im.get_oracle("shortest_path_grid")
+    generator = torch.Generator().manual_seed(0)
+    costs = torch.rand(batch, size, size, generator=generator) * 9 + 1
+    grad = torch.randn(batch, size, size, generator=generator)
+    solution = oracle(costs)  # what the instant and busy oracles hand back
+    solution_np = solution.numpy()
+    spent: list[float] = []
+
+    def instant(x):
+        return solution.reshape(x.shape)  # a view: no copy
+
+    def busy(x):
+        x.detach().cpu().numpy()
+        end = time.perf_counter() + 650e-6
+        while time.perf_counter() < end:
+            pass
+        return torch.from_numpy(solution_np.copy()).reshape(x.shape)
+
+    class Timed:  # an oracle behind IMLE, its calls timed
+        sense, event_ndim, nonnegative, device_native, instance_data = "min", 2, True, False, {}
+
+        def __init__(self, name, solve):
+            self.name, self.solve = name, solve
+
+        def __call__(self, x):
+            start = clock()
+            out = self.solve(x)
+            spent.append(clock() - start)
+            return out
+
+    noise_generator = torch.Generator()
+    layers = {label: im.IMLE(Timed(label, solve), target=im.PerturbedTarget(), generator=noise_generator)
+              for label, solve in (("instant oracle", instant), ("busy oracle (650 us)", busy),
+                                   ("real Dijkstra", oracle))}
+    gumbel, target = im.Gumbel(), im.PerturbedTarget()
+    shape = (1, batch, size, size)
+
+    def outside(layer):
+        noise_generator.manual_seed(1)
+        theta = costs.clone().requires_grad_(True)
+        first = len(spent)
+        start = clock()
+        layer(theta).backward(grad)
+        return clock() - start - sum(spent[first:])
+
+    def alone(fn):
+        start = clock()
+        fn()
+        return clock() - start
+
+    pieces = {f"step outside oracle, {label}": (lambda layer=layer: outside(layer)) for label, layer in layers.items()}
+    pieces["Gumbel draw"] = lambda: alone(lambda: gumbel.sample(shape, generator=noise_generator))
+    pieces["torch.rand alone"] = lambda: alone(lambda: torch.rand(shape, generator=noise_generator))
+    pieces["target (PerturbedTarget)"] = lambda: alone(lambda: target.targets(costs, grad, 2))
+    times: dict[str, list[float]] = {label: [] for label in pieces}
+    for round_ in range(repeats + 20):
+        for label, piece in pieces.items():
+            seconds = piece()
+            if round_ >= 20:
+                times[label].append(seconds)
+    return times
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=64)
@@ -267,8 +345,26 @@ def main(argv=None):
     parser.add_argument("--quality", action="store_true", help="also print exact-gradient cosines")
     parser.add_argument("--bound", action="store_true",
                         help="also time a step outside its oracle calls, for IMLE and a minimal estimator")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also take the time of a step outside its oracle calls apart")
+    parser.add_argument("--breakdown-only", action="store_true", help="only the --breakdown table")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="--breakdown: wall clock or this process's CPU time (for a shared machine)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.breakdown or args.breakdown_only:
+        import os
+
+        print(f"an I-MLE step outside its oracle calls, taken apart: batch {args.batch}, {args.grid}x{args.grid} "
+              f"maps ({args.batch * args.grid ** 2} costs), S=1, {args.repeats} interleaved rounds, torch threads "
+              f"{args.threads}, {args.clock} clock, load {os.getloadavg()[0]:.2f}")
+        print(f"{'us':42} {'best':>7} {'median':>7} {'worst':>7}")
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        for label, seconds in breakdown_times(args.batch, args.grid, args.repeats, clock).items():
+            print(f"{label:42} {min(seconds) * 1e6:7.1f} {float(np.median(seconds)) * 1e6:7.1f} "
+                  f"{max(seconds) * 1e6:7.1f}")
+        if args.breakdown_only:
+            return
 
     print(f"batch {args.batch}, {args.grid}x{args.grid} maps, S=1, best of {args.repeats}, "
           f"torch threads {args.threads}")

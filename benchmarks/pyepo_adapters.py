@@ -27,15 +27,16 @@ turns a missing PyEPO into an error naming the ``bench`` extra.
   8-neighbour graph has 2-cycles, and with a negative vertex cost the LP
   sends flow around negative cycles instead of returning a path.
 
-* :class:`PyepoGridShortestPath` — our ``shortest_path`` oracle (scipy
-  Dijkstra on a networkx ``DiGraph``) on PyEPO's edge-weighted grid, taking
-  costs in PyEPO's arc order. Linear models predict negative arc costs,
-  which PyEPO's LP accepts (the grid is acyclic) and Dijkstra does not.
-  Every source-target path of that grid has exactly ``(rows-1) + (cols-1)``
-  arcs, so subtracting the smallest cost of an instance from all its costs
-  shifts every path's cost by the same amount and keeps the argmin: the
-  oracle solves the shifted, non-negative costs and allows negative input
-  (``nonnegative = False``, so the estimators do not clamp).
+* :class:`PyepoGridShortestPath` — our ``shortest_path`` oracle on PyEPO's
+  edge-weighted grid, given as PyEPO's arc list so that the costs are in
+  PyEPO's arc order (``graph=model.arcs``). Linear models predict negative
+  arc costs, which PyEPO's LP accepts; so does the oracle, because the grid
+  is acyclic (it relaxes the nodes in topological order, and
+  ``nonnegative`` is ``False``, so the estimators do not clamp). Nothing
+  is adapted any more; the class only names the grid. (Before the
+  compiled backend the adapter subtracted each instance's smallest cost —
+  every path has ``(rows-1) + (cols-1)`` arcs, so the argmin is unchanged —
+  to make the costs fit Dijkstra.)
 
 * :class:`ReplayedSumOfGamma` — noise for our ``IMLE`` that replays the
   draws PyEPO's ``implicitMLE`` makes (``sumGammaDistribution``, same seed,
@@ -43,13 +44,17 @@ turns a missing PyEPO into an error naming the ``bench`` extra.
   perturbs costs as ``c + sigma * n`` with ``n`` of shape ``(B, S, d)``; our
   IMLE perturbs costs as ``w - tau * eps`` with ``eps`` of shape
   ``(S, *batch, *event)``; ``eps = -n`` transposed makes the perturbed costs
-  of both sides bit-identical. Drawing it costs what ``SumOfGamma(5)`` costs
-  (the same ``torch._standard_gamma`` call on the same number of entries).
+  of both sides bit-identical. Drawing it costs *more* than our
+  ``SumOfGamma(5)``: both draw ten Gamma(1/5) terms per entry, but PyEPO
+  calls ``torch._standard_gamma`` and we use our own generator-driven
+  Marsaglia-Tsang sampler, which took 2.3-2.9x less CPU time per draw (best
+  rounds; 1.9-2.4x median) for the shapes of the training benchmark —
+  ``python benchmarks/pyepo_adapters.py`` times both (docs/benchmarks.md).
+  So the ``ours*`` column of that benchmark pays PyEPO's draw, not ours.
 """
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import torch
 from grid_oracle import grid_edges  # benchmarks/ is on sys.path (scripts there, tests add it)
@@ -173,26 +178,10 @@ class PyepoGridShortestPath(ShortestPath):
         array([[0., 1., 0., 1.]])
     """
 
-    nonnegative = False
-
     def __init__(self, grid: tuple[int, int]):
         self.arcs = _get_grid_arcs(tuple(grid))
         rows, cols = grid
-        graph = nx.DiGraph()
-        graph.add_nodes_from(range(rows * cols))
-        graph.add_edges_from(self.arcs)
-        super().__init__(graph, 0, rows * cols - 1)
-        position = {edge: i for i, edge in enumerate(self.edges)}
-        self.arc_to_edge = np.array([position[arc] for arc in self.arcs], dtype=np.int64)
-
-    def check_values(self, theta, data):
-        pass  # any finite costs: solve() shifts them (the base class has checked finiteness)
-
-    def solve(self, theta):
-        costs = np.asarray(theta, dtype=np.float64)
-        edge_costs = np.empty_like(costs)
-        edge_costs[self.arc_to_edge] = costs - costs.min()  # every path has the same number of arcs
-        return super().solve(edge_costs)[self.arc_to_edge]
+        super().__init__(self.arcs, 0, rows * cols - 1)
 
 
 class ReplayedSumOfGamma:
@@ -218,3 +207,48 @@ class ReplayedSumOfGamma:
         size = (batch, num_samples, int(np.prod(shape[2:])))
         n = self.distribution.sample(size=size, device=device or "cpu", dtype=dtype or torch.float32)  # (B, S, d)
         return -n.transpose(0, 1).reshape(shape)
+
+
+def noise_draw_times(rounds: int = 200, clock_name: str = "cpu") -> None:
+    """Microseconds per draw of the replayed PyEPO noise and of our
+    ``SumOfGamma(5)``, for the shapes the training benchmark draws;
+    interleaved rounds, best / median / worst; this process's CPU time
+    (one torch thread; ``wall`` for the wall clock)."""
+    import os
+    import statistics
+    import time
+    from functools import partial
+
+    import imle_solvers as im
+
+    torch.set_num_threads(1)
+    clock = time.process_time if clock_name == "cpu" else time.perf_counter
+    shapes = {"12x12, S=1": (1, 32, 12, 12), "12x12, S=10": (10, 32, 12, 12), "5x5, S=10": (10, 32, 40)}
+    print(f"noise draws (kappa 5, float32, batch 32), us over {rounds} interleaved rounds, one torch thread, "
+          f"{clock_name} clock, load {os.getloadavg()[0]:.2f}")
+    print(f"{'shape':14} {'draw':28} {'best':>8} {'median':>8} {'worst':>8}")
+    for label, shape in shapes.items():
+        replayed, ours, generator = ReplayedSumOfGamma(5.0), im.SumOfGamma(5), torch.Generator().manual_seed(0)
+        draws = {
+            "ReplayedSumOfGamma (PyEPO)": partial(replayed.sample, shape, device="cpu", dtype=torch.float32),
+            "SumOfGamma(5) (ours)": partial(ours.sample, shape, generator=generator, dtype=torch.float32),
+        }
+        times = {name: [] for name in draws}
+        for round_ in range(rounds + 10):
+            for name, draw in draws.items():
+                start = clock()
+                draw()
+                if round_ >= 10:
+                    times[name].append(clock() - start)
+        for name, seconds in times.items():
+            print(f"{label:14} {name:28} {min(seconds) * 1e6:8.0f} {statistics.median(seconds) * 1e6:8.0f} "
+                  f"{max(seconds) * 1e6:8.0f}")
+        print(f"{'':14} {'ratio replayed / ours':28} "
+              f"{min(times['ReplayedSumOfGamma (PyEPO)']) / min(times['SumOfGamma(5) (ours)']):8.2f} "
+              f"{statistics.median(times['ReplayedSumOfGamma (PyEPO)']) / statistics.median(times['SumOfGamma(5) (ours)']):8.2f}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    noise_draw_times(clock_name=sys.argv[1] if len(sys.argv) > 1 else "cpu")

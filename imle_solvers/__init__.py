@@ -41,6 +41,8 @@ _LAZY: dict[str, str] = {
     "SumOfGamma": "imle_solvers.noise",
     "Normal": "imle_solvers.noise",
     "Noise": "imle_solvers.noise",
+    "DistributionNoise": "imle_solvers.noise",
+    "ShardedNoise": "imle_solvers.distributed",
     # targets
     "PerturbedTarget": "imle_solvers.targets",
     "AdaptiveTarget": "imle_solvers.targets",
@@ -64,6 +66,7 @@ _LAZY: dict[str, str] = {
     "regret": "imle_solvers.metrics",
     # data and models for the Warcraft shortest-path experiments
     "WarcraftCNN": "imle_solvers.models",
+    "ResNet18Trunk": "imle_solvers.models",
     "WarcraftDataset": "imle_solvers.datasets.torch_dataset",
     "load_synthetic_warcraft": "imle_solvers.datasets.warcraft",
     "load_warcraft": "imle_solvers.datasets.warcraft",

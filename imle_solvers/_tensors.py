@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["is_tensor", "to_host", "like_input", "torch_module"]
+__all__ = ["is_tensor", "to_host", "like_input", "torch_module", "few_kernels"]
 
 
 def torch_module():
@@ -25,6 +25,16 @@ def is_tensor(value: Any) -> bool:
     """True when ``value`` is a ``torch.Tensor`` (without importing torch)."""
     torch = torch_module()
     return torch is not None and isinstance(value, torch.Tensor)
+
+
+# torch's wide unsigned types have few kernels (no argmax, no scatter on the CPU)
+_FEW_KERNELS = ("torch.uint16", "torch.uint32", "torch.uint64")
+
+
+def few_kernels(tensor: Any) -> bool:
+    """True for a tensor whose dtype torch barely supports (``uint16``,
+    ``uint32``, ``uint64``): device-native oracles solve it on the host."""
+    return str(tensor.dtype) in _FEW_KERNELS
 
 
 # numpy has no bfloat16; such tensors travel as float32.

@@ -181,7 +181,7 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def _add_train_grid(sub) -> None:
-    from .grid_learning import _NOISES, _RUNNERS, _SCHEDULES, ESTIMATORS, GridLearningConfig
+    from .grid_learning import _NOISES, _RUNNERS, _SCHEDULES, ESTIMATORS, MODELS, SIZE_DEFAULTS, GridLearningConfig
     from .grid_learning.objective import _LIBRARY_DEFAULTS
 
     defaults = GridLearningConfig()
@@ -200,8 +200,11 @@ def _add_train_grid(sub) -> None:
     )
     positive, at_least_0 = _int_at_least(1), _int_at_least(0)
     add = parser.add_argument
+    sizes = ", ".join(f"{k}: {', '.join(f'{n}={v}' for n, v in changes.items()) or 'the defaults'}"
+                      for k, changes in SIZE_DEFAULTS.items())
     add("--k", "--size", dest="k", type=_int_at_least(2), default=defaults.k, metavar="K",
-        help="grid side (k x k cells)")
+        help=f"grid side (k x k cells); 18, 24 and 30 change the training budget ({sizes}); options given "
+             f"on the command line win")
     add("--estimator", choices=ESTIMATORS, default=defaults.estimator, help="gradient estimator")
     add("--samples", dest="num_samples", metavar="S", type=positive, default=defaults.num_samples,
         help="noise samples per map (imle, aimle, perturbed, fenchel-young); the library's default is 1, "
@@ -212,8 +215,10 @@ def _add_train_grid(sub) -> None:
     add("--noise-temperature", metavar="TAU", type=_number(positive=False), default=defaults.noise_temperature,
         help="noise scale tau (sigma for perturbed and fenchel-young)")
     add("--noise", choices=_NOISES, default=defaults.noise, help="noise distribution")
-    add("--epochs", metavar="N", type=positive, default=defaults.epochs, help="passes over the training maps")
-    add("--train", dest="num_train", metavar="N", type=positive, default=defaults.num_train, help="training maps")
+    add("--epochs", metavar="N", type=positive, default=None,
+        help=f"passes over the training maps (default: {defaults.epochs}, or as --k says)")
+    add("--train", dest="num_train", metavar="N", type=positive, default=None,
+        help=f"training maps (default: {defaults.num_train}, or as --k says)")
     add("--val", dest="num_val", metavar="N", type=at_least_0, default=defaults.num_val,
         help="validation maps, evaluated after every epoch (0: none)")
     add("--test", dest="num_test", metavar="N", type=positive, default=defaults.num_test,
@@ -221,7 +226,10 @@ def _add_train_grid(sub) -> None:
     add("--batch-size", metavar="N", type=positive, default=defaults.batch_size, help="maps per step")
     add("--lr", metavar="LR", type=_number(positive=True), default=defaults.lr, help="Adam's peak learning rate")
     add("--schedule", choices=_SCHEDULES, default=defaults.schedule, help="learning-rate schedule")
-    add("--width", metavar="N", type=positive, default=defaults.width, help="channels of the CNN")
+    add("--model", choices=MODELS, default=defaults.model,
+        help="cnn: WarcraftCNN (--width channels); resnet18-trunk: the papers' network (ResNet18's first block, "
+             "64 channels, adaptive max pooling to k x k, 1x1 conv; 13x the parameters)")
+    add("--width", metavar="N", type=positive, default=defaults.width, help="channels of the CNN (--model cnn)")
     add("--seed", metavar="N", type=at_least_0, default=defaults.seed, help="model, batch order and noise seed")
     add("--data-seed", metavar="N", type=at_least_0, default=defaults.data_seed, help="synthetic data set seed")
     add("--runner", choices=_RUNNERS, default=defaults.runner, help="how the oracle runs its batches")
@@ -236,6 +244,10 @@ def _add_train_grid(sub) -> None:
     add("--augment", action="store_true",
         help="rotate a random half of each training batch by 180 degrees (better cost-optimal %%, but the labels' "
              "tie rule is not rotation-invariant, so exact-match %% drops)")
+    add("--nproc", metavar="N", type=positive, default=1,
+        help="data-parallel training in N local processes (torch.distributed, gloo): each solves and "
+             "back-propagates batch-size/N maps of every batch, with the noise a single process would draw; "
+             "N x --threads should not exceed the cores. Under torchrun, leave it at 1")
     add("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.set_defaults(handler=_cmd_train_grid, parser=parser)
 
@@ -243,41 +255,86 @@ def _add_train_grid(sub) -> None:
 def _cmd_train_grid(args: argparse.Namespace) -> int:
     from .datasets import synthetic_warcraft_cache_file
     from .errors import ImleSolversError
-    from .grid_learning import GridLearningConfig, train_grid
+    from .grid_learning import train_grid, train_grid_processes
     from .grid_learning.objective import _estimator_settings
 
-    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(GridLearningConfig) if hasattr(args, f.name)}
-    config = GridLearningConfig(**options)
+    config = _grid_config(args)
     try:
         config.validate()
     except ImleSolversError as error:
         args.parser.error(str(error))
+    if args.nproc > 1 and config.batch_size % args.nproc:
+        args.parser.error(f"expected --batch-size divisible by --nproc {args.nproc}, but found {config.batch_size}")
+    rank, world = _torchrun_group()
+    processes = max(world, args.nproc)
     if config.original is None:
         source = "synthetic Warcraft-like maps"
     else:
         source = f"original Warcraft files in {config.original}"
 
-    def log(line: str) -> None:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
+    log = _stdout_line if rank == 0 else _quiet
     log(f"train-grid: {config.estimator} on {config.k}x{config.k} {source}: {config.num_train} train / "
         f"{config.num_val} val / {config.num_test} test maps, {_count(config.epochs, 'epoch')} of batch "
-        f"{config.batch_size}, {_count(config.threads, 'torch thread')}")
+        f"{config.batch_size}, {_count(config.threads, 'torch thread')}"
+        + (f" per process, {processes} processes of {config.batch_size // processes} maps each"
+           if processes > 1 else ""))
     log(f"estimator: {_estimator_settings(config)}")
     if config.original is None:
         log(f"data: {synthetic_warcraft_cache_file(config.k, seed=config.data_seed, cache_dir=config.cache_dir)} "
             f"(generated on first use; --data-dir or $IMLE_SOLVERS_CACHE to move it)")
 
     try:
-        result = train_grid(config, log=log, progress=args.progress)
+        if args.nproc > 1:
+            result = train_grid_processes(config, args.nproc, log=log, progress=args.progress)
+        else:
+            result = train_grid(config, log=log, progress=args.progress and rank == 0)
     except (ImleSolversError, FileNotFoundError, NotADirectoryError) as error:
         sys.stderr.write(f"imle-solvers train-grid: error: {error}\n")
         return 1
+    finally:
+        if world > 1:  # the torchrun group joined above
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
     for name in ("metrics", "learning_curve", "examples", "model"):
         if name in result.files:
             log(f"wrote {result.files[name]}")
     return 0
+
+
+def _grid_config(args: argparse.Namespace):
+    """The GridLearningConfig of train-grid's arguments: the size's defaults
+    (``GridLearningConfig.for_size``), then every option given."""
+    from .grid_learning import GridLearningConfig
+
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(GridLearningConfig)
+               if getattr(args, f.name, None) is not None}  # None: the default for the size
+    return GridLearningConfig.for_size(options.pop("k"), **options)
+
+
+def _stdout_line(line: str) -> None:
+    """Print one line now (a module-level function: it travels to a spawned rank 0)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _quiet(line: str) -> None:
+    """The log of ranks other than 0."""
+
+
+def _torchrun_group() -> tuple[int, int]:
+    """Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment): join its
+    process group (gloo) and return ``(rank, world_size)``; else ``(0, 1)``."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return dist.get_rank(), dist.get_world_size()
 
 
 def _count(number: int | None, noun: str) -> str:

@@ -6,7 +6,8 @@ device=None, dtype=None)``, returning a tensor of ``shape`` drawn on
 draw reproducible. Any object with that method works as noise (see
 :class:`Noise`). Noises that :class:`~imle_solvers.PerturbedOptimizer` can use
 also have ``neg_log_density_grad(z)``: the gradient of ``-log p(z)``, which
-its Jacobian formula needs.
+its Jacobian formula needs. A ``torch.distributions`` object passed as
+noise is wrapped in :class:`DistributionNoise` (it cannot take a generator).
 
 >>> import torch
 >>> from imle_solvers import Gumbel, SumOfGamma
@@ -25,9 +26,10 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from ._checks import check_instance
 from .errors import InvalidInputError
 
-__all__ = ["Noise", "Gumbel", "SumOfGamma", "Normal", "standard_gamma"]
+__all__ = ["Noise", "Gumbel", "SumOfGamma", "Normal", "DistributionNoise", "standard_gamma"]
 
 _Shape = Sequence[int] | torch.Size
 
@@ -146,6 +148,92 @@ class Normal:
 
     def __repr__(self) -> str:
         return f"Normal(scale={self.scale})"
+
+
+class DistributionNoise:
+    """Noise drawn from any scalar ``torch.distributions.Distribution``.
+
+    The estimators wrap a distribution passed as ``noise=`` in this class:
+    ``IMLE(oracle, noise=torch.distributions.Gumbel(0.0, 1.0))``. Each entry
+    of the noise tensor is an independent draw of the distribution, which must
+    therefore have scalar batch and event shapes; its draws are cast to
+    theta's dtype and moved to theta's device (a distribution whose parameters
+    live on the CPU draws on the CPU: give it parameters on theta's device to
+    avoid the copy). ``neg_log_density_grad`` (for
+    :class:`~imle_solvers.PerturbedOptimizer`) is ``-d/dz log_prob(z)`` by
+    autograd.
+
+    ``torch.distributions`` draw from torch's global random state and take no
+    ``torch.Generator``: an estimator given one together with such noise
+    refuses it at construction. Seed with ``torch.manual_seed``, or use
+    :class:`Gumbel`, :class:`SumOfGamma` or :class:`Normal`, which take a
+    generator.
+
+    Args:
+        distribution: a ``torch.distributions.Distribution`` with
+            ``batch_shape == event_shape == ()``.
+
+    Example:
+        >>> import torch
+        >>> from imle_solvers import DistributionNoise
+        >>> _ = torch.manual_seed(0)
+        >>> noise = DistributionNoise(torch.distributions.Gumbel(0.0, 1.0))
+        >>> z = noise.sample((100_000,), dtype=torch.float64)
+        >>> z.dtype, round(float(z.mean()), 1)
+        (torch.float64, 0.6)
+    """
+
+    #: an estimator refuses ``generator=`` with this noise
+    accepts_generator = False
+
+    def __init__(self, distribution: torch.distributions.Distribution):
+        if isinstance(distribution, type):
+            raise InvalidInputError(
+                f"DistributionNoise: {distribution.__name__} is a class; pass an instance, e.g. "
+                f"{distribution.__name__}(0.0, 1.0)"
+            )
+        if not isinstance(distribution, torch.distributions.Distribution):
+            raise InvalidInputError(
+                "DistributionNoise: expected a torch.distributions.Distribution, "
+                f"but found {type(distribution).__name__}"
+            )
+        if tuple(distribution.batch_shape) or tuple(distribution.event_shape):
+            raise InvalidInputError(
+                f"DistributionNoise: expected a scalar distribution (batch_shape and event_shape ()), each noise "
+                f"entry an independent draw, but found batch_shape {tuple(distribution.batch_shape)} and "
+                f"event_shape {tuple(distribution.event_shape)}"
+            )
+        self.distribution = distribution
+
+    def sample(self, shape, *, generator=None, device=None, dtype=None) -> torch.Tensor:
+        if generator is not None:
+            raise InvalidInputError(
+                f"DistributionNoise({self.distribution!r}): torch.distributions draw from torch's global random state "
+                "and cannot use a torch.Generator; seed with torch.manual_seed, or use imle_solvers.Gumbel(), "
+                "SumOfGamma(k) or Normal(), which take one"
+            )
+        dtype, device = _resolve(dtype, device)
+        draw = self.distribution.sample(tuple(shape))
+        return draw.to(device=device, dtype=dtype)
+
+    def neg_log_density_grad(self, z: torch.Tensor) -> torch.Tensor:
+        """``-d/dz log p(z)``, by autograd through ``log_prob``."""
+        with torch.enable_grad():
+            point = z.detach().requires_grad_(True)
+            (gradient,) = torch.autograd.grad(self.distribution.log_prob(point).sum(), point)
+        return gradient.neg_().to(z.dtype)
+
+    def __repr__(self) -> str:
+        return f"DistributionNoise({self.distribution!r})"
+
+
+def as_noise(owner: str, noise):
+    """``noise`` as a noise object: a ``torch.distributions`` object wrapped
+    in :class:`DistributionNoise`; a class refused (pass an instance)."""
+    check_instance(owner, "noise", noise)
+    if isinstance(noise, torch.distributions.Distribution):
+        return DistributionNoise(noise)
+    return noise
 
 
 # Marsaglia-Tsang proposals accepted at least ~95% of the time for shape >= 1;

@@ -56,6 +56,7 @@ _BUILTINS: dict[str, str] = {
     "shortest_path_grid": "imle_solvers.oracles.grid:ShortestPathGrid",
     "spanning_tree": "imle_solvers.oracles.spanning_tree:SpanningTree",
     "knapsack": "imle_solvers.oracles.knapsack:Knapsack",
+    "tsp": "imle_solvers.oracles.tsp:TSP",
     "ilp": "imle_solvers.oracles.ilp:ILP",
 }
 

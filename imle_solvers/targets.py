@@ -270,10 +270,59 @@ class AdaptiveTarget(nn.Module):
             return
         self._follow(difference.device)
         flat = difference.reshape(*difference.shape[: difference.dim() - event_ndim], -1)
-        count = (flat != 0).sum(dim=-1, dtype=torch.float32).mean()  # a 0-dim tensor
+        count = self.reduce_statistics((flat != 0).sum(dim=-1, dtype=torch.float32))  # a 0-dim tensor
         self.nonzeros.mul_(self.decay).add_((1.0 - self.decay) * count)
         direction = torch.sign(self.target_nonzeros - self.nonzeros)
         self.beta.mul_(torch.exp(self.update_step * direction))
+
+    # ---- data-parallel training (torch.distributed) -------------------------
+
+    _sync_statistics: bool = False
+    _sync_group: object = None
+
+    def synchronize(self, enabled: bool = True, *, group=None) -> AdaptiveTarget:
+        """Average the statistics that adapt ``beta`` over the processes of
+        ``group`` (torch.distributed's default group when ``None``) — for
+        data-parallel training, where each process sees a shard of the batch.
+
+        Every process then adapts ``beta`` and ``nonzeros`` from the mean
+        non-zero count of the whole batch, so all hold the same state, equal
+        to a single process's on the whole batch. Without it each process
+        adapts from its own shard, and if the target sits inside a
+        ``DistributedDataParallel`` module the buffer broadcast keeps rank 0's
+        state alone. Costs one all-reduce of two numbers per backward pass in
+        training mode; every process must take part in it. Returns ``self``.
+
+        Example:
+            >>> from imle_solvers import AdaptiveTarget
+            >>> AdaptiveTarget().synchronize() is not None  # takes effect when a process group is running
+            True
+        """
+        self._sync_statistics = bool(enabled)
+        self._sync_group = group
+        return self
+
+    def reduce_statistics(self, counts: torch.Tensor) -> torch.Tensor:
+        """The mean of the per-instance non-zero counts ``counts`` ``(S, *batch)``
+        that adapts ``beta``: over this process's batch, or, after
+        :meth:`synchronize` with a process group running, over every
+        process's (an all-reduce of their sum and number; exact for counts).
+
+        Example:
+            >>> import torch
+            >>> from imle_solvers import AdaptiveTarget
+            >>> AdaptiveTarget().reduce_statistics(torch.tensor([[2.0, 4.0]]))
+            tensor(3.)
+        """
+        if not self._sync_statistics:
+            return counts.mean()
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return counts.mean()
+        totals = torch.stack([counts.sum(), torch.tensor(float(counts.numel()), device=counts.device)])
+        dist.all_reduce(totals, group=self._sync_group)
+        return totals[0] / totals[1]
 
     def extra_repr(self) -> str:
         return (

@@ -181,17 +181,21 @@ CPSAT_RTOL = 2.0**-29
 
 
 def check_knapsack(oracle, theta, data, z):
+    """One capacity dimension (weights (m, n), capacity (m,)) or d (weights (m, d, n), capacity (m, d))."""
     weights, capacity = data["weights"], data["capacity"]
+    if weights.ndim == 2:
+        weights, capacity = weights[:, None, :], capacity[:, None]
     for i in range(theta.shape[0]):
         assert_binary(z[i], i)
         chosen = z[i] == 1
         assert (theta[i][chosen] > 0).all(), f"instance {i}: an item with a non-positive value was selected"
-        assert math.fsum(weights[i][chosen].tolist()) <= capacity[i], f"instance {i}: over capacity"
+        for row, limit in zip(weights[i], capacity[i]):
+            assert math.fsum(row[chosen].tolist()) <= limit, f"instance {i}: over capacity"
         values = normalised(theta[i])
         best = 0.0
         for subset in itertools.product((0.0, 1.0), repeat=theta.shape[1]):
             subset = np.array(subset)
-            if math.fsum((weights[i] * subset).tolist()) <= capacity[i]:
+            if all(math.fsum((row * subset).tolist()) <= limit for row, limit in zip(weights[i], capacity[i])):
                 best = max(best, dot(values, subset))
         assert dot(values, z[i]) >= best - CPSAT_RTOL * theta.shape[1], f"instance {i}: knapsack value below the optimum"
 
@@ -219,6 +223,55 @@ def check_ilp(oracle, theta, data, z):
         best = max(dot(objective, point) for point in grid[feasible])
         magnitude = np.maximum(np.abs(lower), np.abs(upper)).sum()
         assert dot(objective, z[i]) >= best - CPSAT_RTOL * magnitude, f"instance {i}: objective below the optimum"
+
+
+def _tours(n):
+    """Successor matrices of every tour on n cities (city 0 first: (n - 1)! of them)."""
+    for rest in itertools.permutations(range(1, n)):
+        order = (0, *rest)
+        z = np.zeros((n, n))
+        z[list(order), list(order[1:] + order[:1])] = 1.0
+        yield z
+
+
+def _tsp_solutions(theta):
+    """Every tour, as a successor matrix (theta (n, n)) or as PyEPO's edge vector (theta (n (n - 1) / 2,))."""
+    if theta.ndim == 2:
+        yield from _tours(theta.shape[0])
+        return
+    n = int(round((1 + math.sqrt(1 + 8 * theta.shape[0])) / 2))
+    rows, cols = np.triu_indices(n, k=1)  # itertools.combinations(range(n), 2) order
+    for tour in _tours(n):
+        yield np.maximum(tour[rows, cols], tour[cols, rows])
+
+
+def check_tsp(oracle, theta, data, z):
+    """Edge layout: the tour's undirected edges; matrix layout: a successor matrix. Optimal against brute force."""
+    for i in range(theta.shape[0]):
+        assert_binary(z[i], i)
+        if getattr(oracle, "layout", "matrix") == "edges":
+            n = int(round((1 + math.sqrt(1 + 8 * theta.shape[1])) / 2))
+            rows, cols = np.triu_indices(n, k=1)
+            costs = np.zeros((n, n))
+            costs[rows, cols] = costs[cols, rows] = normalised(theta[i])
+            chosen = z[i] == 1
+            degree = np.bincount(np.concatenate([rows[chosen], cols[chosen]]), minlength=n)
+            assert chosen.sum() == n and (degree == 2).all(), f"instance {i}: not a tour: degrees {degree}"
+            assert nx.is_connected(nx.Graph(list(zip(rows[chosen], cols[chosen])))), f"instance {i}: subtours"
+            value = dot(normalised(theta[i]), z[i])
+        else:
+            n = theta.shape[1]
+            assert (z[i].sum(0) == 1).all() and (z[i].sum(1) == 1).all(), f"instance {i}: not a permutation"
+            successor, city, steps = np.argmax(z[i], axis=1), 0, 0
+            while True:
+                city, steps = int(successor[city]), steps + 1
+                if city == 0:
+                    break
+            assert steps == n, f"instance {i}: a cycle through {steps} of {n} cities"
+            costs = normalised(np.where(np.eye(n, dtype=bool), 0.0, theta[i]))
+            value = dot(costs, z[i])
+        best = min(dot(costs, tour) for tour in _tours(n))
+        assert value <= best + CPSAT_RTOL * n * 2, f"instance {i}: tour cost {value} above the optimum {best}"
 
 
 def _grid_distance(costs: np.ndarray, neighbourhood: int) -> float:
@@ -291,6 +344,12 @@ def _knapsack_data(rng, batch, n=7):
             "capacity": rng.integers(0, 15, size=batch).astype(float)}
 
 
+def _knapsack_data_2d(rng, batch, n=7):
+    """Two capacity dimensions, per instance: weights (*batch, 2, n), capacity (*batch, 2)."""
+    return {"weights": rng.integers(0, 6, size=(*batch, 2, n)).astype(float),
+            "capacity": rng.integers(0, 15, size=(*batch, 2)).astype(float)}
+
+
 def _ilp_data(rng, batch, n=6):
     return {"A_ub": rng.integers(-2, 4, size=(*batch, 3, n)).astype(float),
             "b_ub": rng.integers(1, 6, size=(*batch, 3)).astype(float)}
@@ -320,10 +379,29 @@ CASES: dict[str, Case] = {
     "ilp": Case(_scores(6), data=_ilp_data, check=check_ilp,
                 sized=lambda rng, batch, size: (rng.normal(size=(*batch, size)), _ilp_data(rng, batch, size)),
                 data_scales=(1.0, 2.0**100, 2.0**-100)),
+    "tsp": Case(lambda rng, batch: rng.integers(-2, 9, size=(*batch, 6, 6)).astype(float), check=check_tsp,
+                sized=lambda rng, batch, size: (rng.integers(-2, 9, size=(*batch, size, size)).astype(float), {}),
+                min_size=2),
     "shortest_path_grid": Case(lambda rng, batch: rng.random((*batch, 5, 5)), check=check_grid_path,
                                sized=lambda rng, batch, size: (rng.random((*batch, size, size)), {}),
                                overflow=_grid_overflows),
 }
+
+
+def _tsp_edges(rng, batch, n=5):
+    """PyEPO's layout: one cost per undirected edge, n (n - 1) / 2 of them."""
+    return rng.integers(-2, 9, size=(*batch, n * (n - 1) // 2)).astype(float)
+
+
+# Other data layouts of a built-in, checked by the same suites: (name, options, case).
+CASE_VARIANTS: list[tuple[str, dict, Case]] = [
+    ("tsp", {"layout": "edges"}, Case(_tsp_edges, {"layout": "edges"}, check=check_tsp,
+                                      sized=lambda rng, batch, size: (_tsp_edges(rng, batch, size), {}), min_size=3)),
+    ("knapsack", {"dims": 2}, Case(_knapsack_values, {"dims": 2}, data=_knapsack_data_2d, check=check_knapsack,
+                                   sized=lambda rng, batch, size: (_knapsack_values(rng, batch, size),
+                                                                   _knapsack_data_2d(rng, batch, size)),
+                                   min_size=0, data_scales=(1.0, 2.0**100, 2.0**-100))),
+]
 
 
 # ---------------------------------------------------------------------- #
@@ -409,7 +487,7 @@ def _knapsack(theta, weights, capacity):
     n = theta.shape[0]
     for bits in itertools.product((0.0, 1.0), repeat=n):
         z = np.array(bits)
-        if z @ weights <= capacity:
+        if np.all(weights @ z <= capacity):  # one dimension (n,) and () or d: (d, n) and (d,)
             yield z
 
 
@@ -450,6 +528,7 @@ ENUMERATORS = {
     "spanning_tree": lambda: _spanning_trees(_options("spanning_tree")["graph"]),
     "knapsack": lambda: _knapsack,
     "ilp": lambda: _ilp,
+    "tsp": lambda: _tsp_solutions,
 }
 # Grids: the conformance case is 5 x 5, too many paths to list; optimality runs on 3 x 3 maps.
 GRID_OPTIMALITY_K = 3

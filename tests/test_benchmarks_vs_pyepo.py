@@ -16,7 +16,7 @@ from imle_solvers.datasets import is_valid_path, path_cost
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402
 
 
 @pytest.fixture(scope="module")

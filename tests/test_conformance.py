@@ -14,7 +14,7 @@ import pytest
 import imle_solvers as im
 from imle_solvers import registry
 from imle_solvers.testing import check_oracle
-from tests.oracle_cases import CASES, ENUMERATORS, Case
+from tests.oracle_cases import CASE_VARIANTS, CASES, ENUMERATORS, Case
 
 BUILTINS = sorted(registry._BUILTINS)
 NAMES = sorted(set(BUILTINS) | set(CASES))
@@ -25,9 +25,15 @@ def test_every_builtin_has_a_case():
     assert not missing, f"add a case to tests/oracle_cases.py::CASES for {missing}"
 
 
+def test_every_case_is_a_builtin():
+    unknown = [name for name in CASES if name not in registry._BUILTINS]
+    assert not unknown, f"tests/oracle_cases.py::CASES covers {unknown}, which are not built-in oracles"
+
+
 def _case(name) -> Case:
     if name not in registry._BUILTINS:
-        pytest.skip(f"{name!r} is not registered on this branch")
+        pytest.fail(f"tests/oracle_cases.py::CASES has {name!r}, which is not a built-in oracle: restore it in "
+                    "registry._BUILTINS or remove its case")
     return CASES[name]
 
 
@@ -134,3 +140,16 @@ def test_sense_and_capabilities_are_declared(name):
     assert isinstance(oracle.event_ndim, int) and oracle.event_ndim >= 1
     factory = registry.get_factory(name)
     assert isinstance(factory.event_doc, str) and factory.backend and factory.__doc__ and ">>>" in factory.__doc__
+
+
+@pytest.mark.parametrize("name, options, case", CASE_VARIANTS,
+                         ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in o.items())}" for n, o, _ in CASE_VARIANTS])
+def test_check_oracle_passes_on_other_data_layouts(name, options, case, process_runner):
+    """The same public checker on another layout of a built-in's data (e.g.
+    knapsacks with two capacity dimensions), brute force included."""
+    _case(name)
+    rng = np.random.default_rng(0)
+    theta, data = case.theta(rng, (4,)), case.data(rng, (4,))
+    report = check_oracle(im.get_oracle(name, **case.options), theta, instance_data=data,
+                          enumerate_solutions=ENUMERATORS[name](), runners=("serial", "threads", process_runner))
+    assert report.ok and not [r for r in report.results if r.status == "skipped"], str(report)

@@ -1,14 +1,13 @@
 """Oracles on a Dask cluster through client.get_executor(). Faults on Dask
 (errors, killed workers, timeouts) are in tests/test_faults.py."""
 
+import distributed  # the dev extra installs it
 import numpy as np
 import pytest
 
 import imle_solvers as im
 from imle_solvers.oracles import FunctionOracle
 from tests import faulty
-
-distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")

@@ -449,7 +449,8 @@ def test_cost_optimal_accepts_a_different_path_of_equal_cost():
 
 
 def test_metrics_take_torch_tensors(maps12):
-    torch = pytest.importorskip("torch")
+    import torch
+
     data, _ = maps12
     paths = torch.from_numpy(data.paths).float().requires_grad_(True)
     assert exact_match(paths, data.paths).all()
@@ -460,7 +461,8 @@ def test_metrics_take_torch_tensors(maps12):
 
 
 def test_dataset_wrapper(maps12):
-    torch = pytest.importorskip("torch")
+    import torch
+
     from imle_solvers.datasets import WarcraftDataset
 
     data, _ = maps12

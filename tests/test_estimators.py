@@ -332,17 +332,50 @@ def test_straight_through_signs():
 # --------------------------------------------------------------------------- #
 # Non-negative costs, instance data
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("name", ["imle", "imle_sog", "aimle_symmetric", "blackbox", "perturbed"])
-def test_nonnegative_oracle_gets_clamped_costs(name):
+class FixedNoise:
+    """Noise known in advance (so that a test can compute the perturbed costs)."""
+
+    def __init__(self, eps):
+        self.eps = eps
+
+    def sample(self, shape, *, generator=None, device=None, dtype=None):
+        assert tuple(shape) == tuple(self.eps.shape)
+        return self.eps.to(device=device, dtype=dtype)
+
+    def neg_log_density_grad(self, z):
+        return z  # as for Normal(1): only the forward is checked here
+
+
+@pytest.mark.parametrize("name", ["imle", "aimle_symmetric", "perturbed"])
+def test_nonnegative_oracle_solves_the_clamped_perturbed_costs_cell_by_cell(name):
+    """Forward and backward solve exactly the clamped perturbed costs: the
+    whole path (interior cells included), not just its fixed endpoints."""
     oracle = grid_oracle()
-    costs = torch.full((2, 4, 4), 0.05, dtype=torch.float64)  # noise pushes many below zero
+    costs = torch.rand(2, 5, 5, generator=seeded(7), dtype=torch.float64) * 0.2  # model costs >= 0
+    eps = torch.randn(3, 2, 5, 5, generator=seeded(8), dtype=torch.float64)  # pushes many below zero
+    g = torch.randn(2, 5, 5, generator=seeded(9), dtype=torch.float64)
+    assert ((costs - eps) < 0).float().mean() > 0.3
     with pytest.raises(im.InvalidInputError, match="non-negative"):
-        oracle(costs - 1.0)  # a direct call is refused
+        oracle(costs - eps)  # a direct call is refused
+    layer = {
+        "imle": im.IMLE(oracle, noise=FixedNoise(eps), num_samples=3, reduction="none",
+                        target=im.PerturbedTarget(lambda_=0.7), negative="raise"),
+        "aimle_symmetric": im.IMLE(oracle, noise=FixedNoise(eps), num_samples=3, reduction="none",
+                                   target=im.AdaptiveTarget(symmetric=True, update_step=0.0), negative="raise"),
+        "perturbed": im.PerturbedOptimizer(oracle, 1.0, 3, noise=FixedNoise(eps), reduction="none",
+                                           negative="raise"),
+    }[name]
     w = costs.clone().requires_grad_(True)
-    z = estimators(oracle)[name](w)
-    (z * torch.randn(2, 4, 4, generator=seeded(5), dtype=torch.float64)).sum().backward()
-    assert z[..., 0, 0].eq(1).all() and z[..., -1, -1].eq(1).all()
-    assert torch.isfinite(w.grad).all()
+    z = layer(w)  # (3, 2, 5, 5)
+    expected = torch.stack([oracle((costs - eps[s]).clamp(min=0)) for s in range(3)])
+    torch.testing.assert_close(z, expected, rtol=0, atol=0)
+    assert (z[..., 1:-1, 1:-1].sum() > 0) and (z.sum(dim=(-1, -2)) > 5).any()  # interior cells are on the paths
+    (z * g).sum().backward()
+    if name == "imle":
+        target_costs = (costs + 0.7 * 3 * g - eps).clamp(min=0)  # w + lam * (S g) - eps, clamped
+        target_z = torch.stack([oracle(target_costs[s]) for s in range(3)])
+        torch.testing.assert_close(w.grad, ((target_z - expected) / 0.7).mean(0), rtol=0, atol=1e-12)
+    assert torch.isfinite(w.grad).all() and w.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("name", ["imle", "aimle", "aimle_symmetric", "blackbox", "perturbed", "straight_through"])

@@ -12,6 +12,19 @@ I-MLE and AIMLE must beat the straight-through estimator. The averages use
 about 0.01 between seeds of the noise; the margins asserted are 0.05 or more
 (observed: 0.088 to 0.56) and all three must exceed 0.8 (observed: 0.875 and
 up), so a failure of a correct estimator is not expected.
+
+The other estimators have closed forms of their own, and are held to them:
+
+* the perturbed optimizer (Gumbel noise, sigma = 1) is an unbiased
+  score-function estimate of ``d/dtheta E_G[L(topk(theta + G))]`` — here
+  ``<dL/dz, z> = L(z)`` for ``L(z) = ||z - z*||^2`` on k-subsets — and the
+  top-k of Gumbel-perturbed scores is Plackett-Luce sampling without
+  replacement, which is enumerated exactly over the 336 ordered 3-subsets.
+  Observed with 20,000 samples: cosine 0.990 to 0.998, relative error 0.07 to
+  0.14; asserted: cosine > 0.97 and relative error < 0.3.
+* blackbox is deterministic: ``(z - topk(theta - lambda * dL/dz)) / lambda``
+  with ``z = topk(theta)``, exactly; straight-through returns ``dL/dz``.
+
 ``python -m pytest tests/test_estimators_exact.py -s`` prints the cosines.
 """
 
@@ -39,6 +52,31 @@ def problem(seed: int):
     z_star = torch.zeros(N, dtype=torch.float64)
     z_star[torch.randperm(N, generator=generator)[:K]] = 1.0
     return theta, z_star
+
+
+def plackett_luce_expectation(theta, loss):
+    """``E_G[L(topk(theta + G))]`` for i.i.d. Gumbel(0, 1) ``G``, differentiable in
+    ``theta``: the top-k under Gumbel noise is an ordered draw without
+    replacement, ``P(s_1..s_k) = prod_j e^theta_{s_j} / (sum_i e^theta_i - sum_{l<j} e^theta_{s_l})``."""
+    weights = torch.exp(theta)
+    total = weights.sum()
+    expected = theta.new_zeros(())
+    for ordered in itertools.permutations(range(N), K):
+        probability, removed = theta.new_ones(()), theta.new_zeros(())
+        for item in ordered:
+            probability = probability * weights[item] / (total - removed)
+            removed = removed + weights[item]
+        z = torch.zeros(N, dtype=theta.dtype)
+        z[list(ordered)] = 1.0
+        expected = expected + probability * loss(z)
+    return expected
+
+
+def perturbed_gradient(theta, loss):
+    """``d/dtheta E_G[L(topk(theta + G))]``, exactly."""
+    point = theta.clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(plackett_luce_expectation(point, loss), point)
+    return gradient
 
 
 def true_gradient(theta, loss):
@@ -93,6 +131,33 @@ def test_imle_and_aimle_beat_straight_through_on_exact_gradients(seed):
     assert cosines["aimle"] > st + 0.05
     assert cosines["aimle_symmetric"] > st + 0.05
     assert min(cosines["imle"], cosines["aimle"], cosines["aimle_symmetric"]) > 0.8
+
+    # the perturbed optimizer against its own closed form
+    reference = perturbed_gradient(theta, loss)
+    estimate = found["perturbed_optimizer"]
+    relative = float((estimate - reference).norm() / reference.norm())
+    print(f"perturbed optimizer: cosine {cosine(estimate, reference):.4f}, relative error {relative:.3f}")
+    assert cosine(estimate, reference) > 0.97 and relative < 0.3
+
+    # blackbox and straight-through are deterministic: exact formulas
+    oracle = im.get_oracle("topk", k=K)
+    z = oracle(theta)
+    g = 2 * (z - z_star)  # dL/dz at the forward solution
+    torch.testing.assert_close(found["blackbox"], z - oracle(theta - 1.0 * g), rtol=0, atol=0)  # lambda_ = 1
+    torch.testing.assert_close(found["straight_through"], g, rtol=0, atol=0)
+
+
+def test_plackett_luce_reference_matches_sampled_gumbel_top_k():
+    # the reference of the perturbed optimizer: inclusion probabilities of the
+    # enumerated distribution against 200,000 Gumbel top-k draws (standard error
+    # of each below 0.0012; asserted within 0.006)
+    theta, _ = problem(0)
+    marginals = torch.stack([plackett_luce_expectation(theta, lambda z, i=i: z[i]) for i in range(N)])
+    assert float(plackett_luce_expectation(theta, lambda z: torch.ones((), dtype=z.dtype))) == pytest.approx(1.0)
+    generator = torch.Generator().manual_seed(5)
+    noise = im.Gumbel().sample((200_000, N), generator=generator, dtype=torch.float64)
+    sampled = im.get_oracle("topk", k=K)(theta + noise).mean(0)
+    torch.testing.assert_close(sampled, marginals, rtol=0, atol=0.006)
 
 
 def test_true_gradient_matches_finite_differences():

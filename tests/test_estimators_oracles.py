@@ -78,14 +78,8 @@ def knapsack_oracle() -> FunctionOracle:
 
 
 def shortest_path_grid_oracles() -> list:
-    """The test's Dijkstra, plus the built-in ``shortest_path_grid`` when it is registered."""
-    builtin = pytest.param(
-        "builtin",
-        marks=pytest.mark.skipif(
-            "shortest_path_grid" not in im.available_oracles(), reason="shortest_path_grid is not registered"
-        ),
-    )
-    return ["test_dijkstra", builtin]
+    """The test's Dijkstra and the built-in ``shortest_path_grid`` (which must exist)."""
+    return ["test_dijkstra", "builtin"]
 
 
 def make_grid_oracle(which: str):

@@ -115,8 +115,8 @@ def no_orphans():
 
 @pytest.fixture(scope="module")
 def dask_cluster():
-    distributed = pytest.importorskip("distributed")
     import dask
+    import distributed  # the dev extra installs it
     before = live_children()
     # One rerun after a worker dies (Dask's default is 3): a crash that recurs ends in KilledWorker
     # after two deaths instead of four; the behaviour is the same, the test is faster.
@@ -309,7 +309,7 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning")  # an in-process worker's own server
 def test_dask_workers_without_a_nanny_are_left_alone_with_a_warning():
-    distributed = pytest.importorskip("distributed")
+    import distributed  # the dev extra installs it
     # processes=False: the workers are threads of this process, with no nanny; killing one would kill us
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None,
                                   silence_logs=logging.CRITICAL) as cluster, distributed.Client(cluster) as client:

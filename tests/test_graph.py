@@ -387,3 +387,19 @@ def test_check_oracle_on_the_pyepo_grid_with_negative_costs():
     theta = np.random.default_rng(4).integers(-3, 4, size=(6, len(arcs))).astype(float)
     report = check_oracle(oracle, theta, enumerate_solutions=lambda costs: iter(paths), runners=("serial", "threads"))
     assert report.ok and len(paths) == 10
+
+
+def test_a_subclass_overriding_solve_is_still_used():
+    """Subclasses written against the one-instance hook keep working now that
+    the class solves whole chunks."""
+    class Shifted(im.oracles.ShortestPath):
+        def solve(self, theta):
+            return super().solve(theta - theta.min())
+
+    arcs = [(0, 1), (0, 2), (1, 3), (2, 3), (1, 2)]  # a DAG with paths of 2 and 3 edges
+    shifted = Shifted(arcs, 0, 3)
+    costs = np.array([[-3.0, 3.0, 0.5, 0.0, 0.4]])
+    plain = im.get_oracle("shortest_path", graph=arcs, source=0, target=3)
+    np.testing.assert_array_equal(plain(costs), [[1, 0, 0, 1, 1]])  # 0 -> 1 -> 2 -> 3 costs -2.6
+    # the subclass's shift by 3 makes three edges dearer than two: 0 -> 1 -> 3
+    np.testing.assert_array_equal(shifted(costs), [[1, 0, 1, 0, 0]])

@@ -285,3 +285,17 @@ def test_rotation_augmentation_keeps_paths_optimal(tiny_data):
 def test_augmented_training_runs(tiny_data):
     result = train_grid(_tiny(augment=True, num_val=0), data=(tiny_data[0], None, tiny_data[2]))
     assert result.history[0]["val"] is None and np.isfinite(result.history[0]["loss"])
+
+
+def test_cli_size_defaults_apply_unless_an_option_is_given():
+    from imle_solvers.cli import _grid_config, build_parser
+
+    def config(*argv):
+        return _grid_config(build_parser().parse_args(["train-grid", *argv]))
+
+    assert config() == GridLearningConfig(output_dir="runs/grid")  # `make demo` keeps the 12 x 12 defaults
+    large = config("--k", "30", "--model", "resnet18-trunk")
+    assert (large.k, large.num_train, large.epochs, large.model) == (30, 20_000, 8, "resnet18-trunk")
+    assert config("--k", "18", "--epochs", "3").epochs == 3 and config("--k", "18").epochs == 8
+    with pytest.raises(SystemExit):
+        main(["train-grid", "--model", "resnet18-trunk", "--width", "8"])

@@ -92,7 +92,8 @@ def test_input_errors_name_the_batch_index():
         im.get_oracle("knapsack", backend="dp")(values, weights=np.array([[1.0, 1, 1], [1, 0.5, 1]]), capacity=2)
     with pytest.raises(im.InvalidInputError, match="missing required instance data"):
         oracle(values, weights=np.ones(3))
-    with pytest.raises(im.InvalidInputError, match="per-instance shape"):
+    with pytest.raises(im.InvalidInputError, match=r"expected weights \(3,\) or \(2, 3\) .*found weights of shape "
+                                                   r"\(4,\) and capacity of shape \(\)"):
         oracle(values, weights=np.ones(4), capacity=2)
     with pytest.raises(im.InvalidInputError, match=r"batch index \(0,\).*too many orders of magnitude"):
         oracle(values[:1], weights=np.array([[1e-20, 0.5, 1e3]]), capacity=2.5)
@@ -107,3 +108,107 @@ def test_cpsat_time_limit_is_an_error_not_a_silent_answer():
     oracle = im.get_oracle("knapsack", backend="cpsat", time_limit=0.01)
     with pytest.raises(im.OracleError, match=r"batch index \(0,\).*without proving optimality"):
         oracle(weights.copy(), weights=weights, capacity=weights.sum() / 2)
+
+
+# ---------------------------------------------------------------------- #
+# Several capacity dimensions (PyEPO's multi-dimensional knapsack)
+# ---------------------------------------------------------------------- #
+def best_value_d(values, weights, capacity):
+    """Brute force: weights (d, n), capacity (d,)."""
+    all_z = subsets(len(values))
+    feasible = (all_z @ weights.T <= capacity).all(axis=1)
+    return (all_z[feasible] @ values).max()
+
+
+@pytest.mark.parametrize("backend", ["auto", "cpsat"])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_several_dimensions_against_every_subset(backend, dims):
+    rng = np.random.default_rng(41 + dims)
+    oracle = im.get_oracle("knapsack", backend=backend)
+    values = rng.integers(-2, 8, size=(30, 7)).astype(float)
+    weights = rng.integers(0, 6, size=(30, dims, 7)).astype(float)  # per instance: (*batch, d, n)
+    capacity = rng.integers(0, 15, size=(30, dims)).astype(float)
+    solutions = oracle(values, weights=weights, capacity=capacity)
+    for v, w, c, z in zip(values, weights, capacity, solutions):
+        assert (w @ z <= c).all() and set(np.unique(z)) <= {0.0, 1.0} and not z[v <= 0].any()
+        assert v @ z == best_value_d(v, w, c)
+
+
+def test_several_dimensions_agree_with_the_ilp_backends():
+    """Seeded PyEPO-like instances (shared weights, real values): the same
+    optimal value from every ilp backend."""
+    rng = np.random.default_rng(5)
+    weights = rng.integers(3, 8, size=(2, 12)).astype(float)  # PyEPO: integer weights 3..7, shared
+    capacity = weights.sum(axis=1) / 2
+    values = rng.random((6, 12)) * 10
+    z = im.get_oracle("knapsack", dims=2)(values, weights=weights, capacity=capacity)
+    for backend in ("cpsat", "mip", "cvxpy"):
+        ilp = im.get_oracle("ilp", A_ub=weights, b_ub=capacity, backend=backend)
+        reference = ilp(values)
+        np.testing.assert_allclose((values * z).sum(1), (values * reference).sum(1), rtol=1e-9)
+    assert ((z @ weights.T) <= capacity).all()
+
+
+def test_dims_reads_shared_weights_for_every_batch_size():
+    weights = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
+    capacity = np.array([5.0, 2.0])
+    single = im.get_oracle("knapsack", dims=2)
+    for batch in (1, 2, 3):
+        values = np.tile([6.0, 10.0, 12.0], (batch, 1))
+        np.testing.assert_array_equal(single(values, weights=weights, capacity=capacity), np.tile([0, 0, 1], (batch, 1)))
+    # Without dims, a batch of exactly d instances reads (d, n) and (d,) as per-instance one-dimensional data
+    # (the documented tie rule of the two forms): instance 0 gets weights [1, 2, 3] and capacity 5.
+    inferred = im.get_oracle("knapsack")
+    np.testing.assert_array_equal(inferred(np.tile([6.0, 10.0, 12.0], (2, 1)), weights=weights, capacity=capacity),
+                                  [[0, 1, 1], [0, 0, 1]])
+    # other batch sizes can only mean d constraints
+    np.testing.assert_array_equal(inferred(np.tile([6.0, 10.0, 12.0], (3, 1)), weights=weights, capacity=capacity),
+                                  np.tile([0, 0, 1], (3, 1)))
+    # and the one-dimensional form still works with dims=1
+    np.testing.assert_array_equal(im.get_oracle("knapsack", dims=1)(np.array([6.0, 10.0, 12.0]),
+                                                                    weights=np.array([1, 2, 3]), capacity=5), [0, 1, 1])
+
+
+def test_one_dimension_given_as_d_equals_1_uses_the_dp():
+    rng = np.random.default_rng(8)
+    values = rng.integers(-1, 9, size=(20, 8)).astype(float)
+    weights = rng.integers(0, 6, size=(20, 8)).astype(float)
+    capacity = rng.integers(0, 20, size=20).astype(float)
+    flat = im.get_oracle("knapsack", backend="dp")(values, weights=weights, capacity=capacity)
+    lifted = im.get_oracle("knapsack", backend="dp")(values, weights=weights[:, None, :], capacity=capacity[:, None])
+    np.testing.assert_array_equal(lifted, flat)  # the same DP, the same tie rule
+
+
+def test_several_dimensions_errors():
+    values = np.ones((4, 3))
+    with pytest.raises(im.InvalidInputError, match="backend 'dp' solves one capacity dimension"):
+        im.get_oracle("knapsack", backend="dp")(values, weights=np.ones((2, 3)), capacity=np.ones(2))
+    with pytest.raises(im.InvalidInputError, match="backend 'dp' solves one capacity dimension, but dims=2"):
+        im.get_oracle("knapsack", backend="dp", dims=2)
+    with pytest.raises(im.InvalidInputError, match=r"expected weights \(2, n\) .*found weights of shape \(3, 3\)"):
+        im.get_oracle("knapsack", dims=2)(values, weights=np.ones((3, 3)), capacity=np.ones(3))
+    with pytest.raises(im.InvalidInputError, match="found weights of shape \\(2, 3\\) and capacity of shape \\(3,\\)"):
+        im.get_oracle("knapsack")(values, weights=np.ones((2, 3)), capacity=np.ones(3))
+    with pytest.raises(im.InvalidInputError, match=r"batch index \(2,\).*non-negative capacity"):
+        capacity = np.ones((4, 2))
+        capacity[2, 1] = -1
+        im.get_oracle("knapsack")(values, weights=np.ones((2, 3)), capacity=capacity)
+    with pytest.raises(im.InvalidInputError, match="dims"):
+        im.get_oracle("knapsack", dims=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_several_dimensions_containers_and_batches(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    oracle = im.get_oracle("knapsack", dims=2)
+    values = rng.random((3, 6)).astype(dtype)
+    weights, capacity = rng.integers(1, 5, size=(2, 6)).astype(float), np.array([6.0, 7.0])
+    expected = oracle(values.astype(np.float64), weights=weights, capacity=capacity)
+    for batch in (values[:0], values[:1], values[0], values):
+        out = oracle(batch, weights=weights, capacity=capacity)
+        assert out.dtype == dtype and out.shape == batch.shape
+        np.testing.assert_array_equal(out, expected[: len(batch)] if batch.ndim == 2 else expected[0])
+        tensor = oracle(torch.from_numpy(batch), weights=torch.from_numpy(weights), capacity=torch.from_numpy(capacity))
+        assert isinstance(tensor, torch.Tensor)
+        np.testing.assert_array_equal(tensor.numpy(), out)

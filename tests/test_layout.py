@@ -65,10 +65,13 @@ def test_runners_package_keeps_the_old_import_paths():
 
 def test_an_oracle_handle_round_trips_through_pickle():
     # What a worker process receives: the oracle by value, loaded once per token.
-    from imle_solvers.runners import _handle
+    from imle_solvers.runners import _handle, _load_oracle
 
     oracle = im.get_oracle("topk", k=1)
-    loaded = pickle.loads(pickle.dumps(_handle(oracle)))
+    handle = pickle.loads(pickle.dumps(_handle(oracle)))
+    loaded = handle.load()
     assert loaded is not oracle and loaded.name == "topk"
     np.testing.assert_array_equal(loaded(np.array([[0.0, 2.0, 1.0]])), [[0.0, 1.0, 0.0]])
-    assert pickle.loads(pickle.dumps(_handle(oracle))) is loaded
+    assert pickle.loads(pickle.dumps(_handle(oracle))).load() is loaded
+    # a handle pickled as the single runners module did (by _load_oracle) loads too
+    assert _load_oracle(handle.token, handle.payload) is loaded

@@ -43,7 +43,29 @@ def test_real_scores_and_determinism():
     for theta, z in zip(scores, out):
         assert (theta * z).sum() == pytest.approx(brute_force(theta))
     np.testing.assert_array_equal(oracle(scores), out)
-    np.testing.assert_array_equal(oracle(np.ones((3, 4, 4))), oracle(np.ones((3, 4, 4)))[::-1])  # ties: same answer
+
+
+@pytest.mark.parametrize("runner", ["serial", "threads"])
+def test_ties_follow_the_documented_rule_wherever_the_instance_sits(runner):
+    # The documented tie rule: scipy's linear_sum_assignment's answer. A tied
+    # instance gets exactly that answer alone, in any position of a batch of
+    # other instances, and on a pool of threads.
+    from scipy.optimize import linear_sum_assignment
+
+    tied = np.ones((4, 4))
+    tied[0, :2] = 2.0  # row 0 takes column 0 or 1; the rest is a free-for-all
+    rows, cols = linear_sum_assignment(tied, maximize=True)
+    expected = np.zeros((4, 4))
+    expected[rows, cols] = 1.0
+    batch = np.random.default_rng(4).normal(size=(7, 4, 4))
+    batch[[0, 3, 6]] = tied
+    oracle = im.get_oracle("matching", runner=runner)
+    out = oracle(batch)
+    for position in (0, 3, 6):
+        np.testing.assert_array_equal(out[position], expected)
+    np.testing.assert_array_equal(oracle(tied), expected)
+    np.testing.assert_array_equal(oracle(torch.from_numpy(tied)).numpy(), expected)
+    assert (tied * expected).sum() == brute_force(tied) == 5.0
 
 
 def test_torch_and_float16():

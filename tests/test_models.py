@@ -119,3 +119,30 @@ def test_learns_terrain_costs_from_pixels():
         assert ranked_pairs() > 0.95
     finally:
         torch.set_num_threads(threads)
+
+
+def test_resnet18_trunk_has_the_papers_layout():
+    """conv 7x7/2 (64) + BN + ReLU + max pool, ResNet18's layer1 (two 64-channel
+    basic blocks), adaptive max pooling to k x k, then a 1 x 1 conv: with
+    the conv's weights at 1/64 it is the original's channel mean."""
+    from torch.nn import functional as F
+
+    from imle_solvers.models import ResNet18Trunk
+
+    torch.manual_seed(0)
+    model = ResNet18Trunk(k=12).eval()
+    conv = model.stem[0]
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride) == (3, 64, (7, 7), (2, 2))
+    assert len(model.blocks) == 2 and all(block.conv1.in_channels == 64 for block in model.blocks)
+    assert sum(p.numel() for p in model.parameters()) == _expected_parameter_count(64, 2)
+    images = torch.randint(0, 256, (2, 3, 96, 96), dtype=torch.uint8)
+    with torch.no_grad():
+        model.head.weight.fill_(1 / 64)
+        model.head.bias.zero_()
+        features = model.blocks(model.stem(model.normalise(images)))  # (2, 64, 24, 24)
+        assert features.shape == (2, 64, 24, 24)
+        expected = F.softplus(F.adaptive_max_pool2d(features, (12, 12)).mean(dim=1))
+        torch.testing.assert_close(model(images), expected)
+        # the order matters: pooling after the 1 x 1 conv (PyEPO's) gives other costs
+        assert not torch.allclose(F.softplus(F.adaptive_max_pool2d(model.head(features), (12, 12)).squeeze(1)),
+                                  expected)

@@ -157,3 +157,66 @@ def test_cost_estimate_forgets_a_slow_first_call_at_once():
     assert stats.seconds_per_instance == pytest.approx(1e-5)
     stats.update(64 * 2e-5, 64)  # ordinary variation is averaged
     assert 1e-5 < stats.seconds_per_instance < 2e-5
+
+
+SLOW_BOOT_SCRIPT = """
+import os
+import sys
+import time
+
+import numpy as np
+
+if __name__ == "__mp_main__":  # a spawned worker importing this script
+    try:  # the first worker boots at once, the others slowly (a heavy import on a busy machine)
+        os.close(os.open(os.environ["IMLE_BOOT_MARK"], os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        time.sleep(1.5)
+
+import imle_solvers as im
+from imle_solvers.oracles import FunctionOracle
+
+
+def slow(theta):  # 40 ms per instance; answers with the id of the process that solved it
+    end = time.perf_counter() + 0.04
+    while time.perf_counter() < end:
+        pass
+    return np.full(theta.shape, float(os.getpid()))
+
+
+class SlowToLoad(FunctionOracle):
+    def __setstate__(self, state):  # unpickled in the workers only: a big model, say
+        time.sleep(0.5)
+        super().__setstate__(state)
+
+
+if __name__ == "__main__":
+    runner = im.ProcessRunner(2)
+    for call, kind in enumerate([FunctionOracle, SlowToLoad, FunctionOracle]):  # fresh oracles: each probes
+        pids = kind(slow, name=f"slow{call}").configure(runner=runner)(np.zeros((12, 3)))[:, 0]
+        workers = set(pids.astype(int).tolist()) - {os.getpid()}
+        print("call", call, "in caller", int((pids == os.getpid()).sum()), "workers", len(workers),
+              "overhead_ms", round(runner.overhead * 1e3, 2), flush=True)
+    runner.close()
+"""
+
+
+def test_fresh_oracles_use_the_pool_at_once_after_a_slow_pool_start(tmp_path):
+    # The pool's round trip is measured warm, once every worker has started: a
+    # worker still booting when the pool "started" (or the pool's start itself,
+    # or an oracle's one-off load in the workers) used to make a pooled call
+    # look like a 40-500 ms round trip, and every fresh oracle then probed 3-12
+    # of its 40 ms instances in the caller before using the pool.
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "slow_boot.py"
+    script.write_text(SLOW_BOOT_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), IMLE_BOOT_MARK=str(tmp_path / "booted"))
+    completed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert completed.returncode == 0, completed.stderr
+    calls = [line.split() for line in completed.stdout.splitlines() if line.startswith("call")]
+    assert len(calls) == 3, completed.stdout
+    for call in calls:
+        # the probe's first instance in the caller, the other 11 on both workers
+        assert (call[4], call[6]) == ("1", "2"), completed.stdout

@@ -224,8 +224,6 @@ def build(config: dict, side: str):
 @pytest.mark.parametrize("config_name", list(CONFIGS))
 @pytest.mark.parametrize("oracle_name", ORACLES)
 def test_same_outputs_and_gradients_as_torch(oracle_name, config_name, rng):
-    if oracle_name == "shortest_path_grid" and "shortest_path_grid" not in im.available_oracles():
-        pytest.skip("shortest_path_grid is not registered yet")
     oracle, theta, data = make_problem(oracle_name, rng)
     config = CONFIGS[config_name]
     samples = config["num_samples"]
@@ -517,3 +515,22 @@ def test_cp_sat_loaded_after_tensorflow_warns_first():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "google/or-tools#3230" in result.stdout and "imle_solvers.tf" in result.stdout
+
+
+# ---------------------------------------------------------------------- #
+# Refused at construction, as in the torch front end
+# ---------------------------------------------------------------------- #
+@pytest.mark.parametrize("options, expected", [
+    ({"target": itf.AdaptiveTarget}, "IMLE: target=AdaptiveTarget is a class, not an object; pass an instance: "
+                                     "AdaptiveTarget()"),
+    ({"noise": itf.Gumbel}, "IMLE: noise=Gumbel is a class, not an object; pass an instance: Gumbel()"),
+    ({"noise": torch.distributions.Gumbel(0.0, 1.0)}, "a torch.distributions object cannot draw TensorFlow noise"),
+    ({"lambda_": 5}, "IMLE: lambda_ belongs to the target, not to IMLE: pass target=PerturbedTarget(lambda_=5)"),
+])
+def test_tf_refuses_classes_torch_distributions_and_target_options(options, expected):
+    with pytest.raises(im.InvalidInputError) as info:
+        itf.IMLE(im.get_oracle("topk", k=1), **options)
+    assert expected in str(info.value)
+    with pytest.raises(im.InvalidInputError):
+        itf.imle(tf.zeros((1, 3)), im.get_oracle("topk", k=1), **{k: v for k, v in options.items() if k != "lambda_"}
+                 or {"target": itf.PerturbedTarget})

@@ -7,10 +7,19 @@ does that conversion, clamps the input of ``nonnegative`` oracles at zero,
 repeats per-instance data over leading sample dimensions, and calls the
 oracle once per batch of stacked samples (so a CPU oracle costs one
 device-to-host and one host-to-device copy per call).
+
+The clamp is meant for *perturbed* inputs (noise and target shifts push a few
+below zero). Negative values the model itself predicts are a modelling error
+that the clamp would hide (every negative cell costs zero, paths tie, the
+gradient vanishes): :class:`NegativeCosts` checks them first and warns
+(default), raises or clamps silently, as the estimator's ``negative=`` option
+says. It reads only the oracle's ``nonnegative`` capability.
 """
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,10 +27,92 @@ import numpy as np
 import torch
 
 from .. import _tensors
-from .._checks import check_num_samples, check_number, check_reduction, sense_sign
-from ..errors import InvalidInputError
+from .._checks import (
+    check_instance,
+    check_negative,
+    check_num_samples,
+    check_number,
+    check_reduction,
+    refuse_unknown_options,
+    sense_sign,
+)
+from ..errors import ImleSolversWarning, InvalidInputError
 
-__all__ = ["OracleCall", "sense_sign", "check_theta", "check_num_samples", "check_reduction", "check_number"]
+__all__ = [
+    "OracleCall", "NegativeCosts", "sense_sign", "check_theta", "check_num_samples", "check_reduction", "check_number",
+    "check_instance", "check_generator", "refuse_unknown_options",
+]
+
+
+def check_generator(owner: str, noise: Any, generator: Any) -> None:
+    """Refuse a ``torch.Generator`` with noise that cannot use one
+    (``accepts_generator = False``: ``torch.distributions``)."""
+    if generator is not None and not getattr(noise, "accepts_generator", True):
+        raise InvalidInputError(
+            f"{owner}: noise {noise!r} cannot use generator=: torch.distributions draw from torch's global random "
+            "state. Seed with torch.manual_seed instead, or use imle_solvers.Gumbel(), SumOfGamma(k) or Normal(), "
+            "which take a generator"
+        )
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside imle_solvers and torch."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in ("imle_solvers", "torch"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+class NegativeCosts:
+    """What an estimator does when the model's own ``theta`` has negative
+    entries for an oracle that needs non-negative input (``nonnegative =
+    True``, e.g. Dijkstra): ``"warn"`` (once per policy, i.e. per layer, with
+    the share of negative entries and the remedy, then clamp), ``"raise"``
+    (:class:`InvalidInputError` naming theta's batch index) or ``"clamp"``
+    (silently). Perturbed inputs are clamped in every mode."""
+
+    def __init__(self, owner: str, mode: str = "warn"):
+        self.owner = owner
+        self.mode = check_negative(owner, mode)
+        self.warned = False
+
+    def repr_suffix(self) -> str:
+        """``", negative='raise'"`` for a module's repr; nothing for the default."""
+        return "" if self.mode == "warn" else f", negative={self.mode!r}"
+
+    def check(self, theta: torch.Tensor, call: OracleCall) -> None:
+        if not call.clamp or self.mode == "clamp" or (self.mode == "warn" and self.warned):
+            return
+        with torch.no_grad():
+            negative = theta.detach() < 0  # (*batch, *event)
+            if not bool(negative.any()):
+                return
+            share = float(negative.double().mean())
+            smallest = float(theta.detach().min())
+        name = getattr(call.oracle, "name", call.oracle)
+        remedy = ("End the cost head with softplus or exp (e.g. costs = torch.nn.functional.softplus(head(x))), "
+                  "so that every cost the model predicts is positive")
+        if self.mode == "raise":
+            batch_shape = tuple(theta.shape[: theta.dim() - call.event_ndim])
+            per_instance = negative.reshape(max(1, int(np.prod(batch_shape))), -1).any(dim=1)
+            flat = int(per_instance.nonzero()[0, 0])
+            index = tuple(int(i) for i in np.unravel_index(flat, batch_shape)) if batch_shape else ()
+            raise InvalidInputError(
+                f"{self.owner}: oracle {name!r} needs non-negative costs, but the model's theta has negative entries "
+                f"(first at theta's batch index {index}; {share:.1%} of all entries, min {smallest:g}). {remedy}; "
+                "or pass negative='clamp' (or 'warn') to clamp them at zero",
+                oracle=getattr(call.oracle, "name", None), index=index,
+            )
+        self.warned = True
+        warnings.warn(
+            f"{self.owner}: {share:.1%} of the costs the model gave oracle {name!r} are negative (min {smallest:g}). "
+            "The oracle needs non-negative costs, so they are clamped at zero: negative cells all cost nothing, "
+            "paths through them tie and their gradient vanishes, so training can stall without another sign. "
+            f"{remedy}. negative='raise' makes this an error, negative='clamp' clamps without this warning "
+            "(shown once per layer; perturbed costs that noise or the target push below zero are clamped silently)",
+            ImleSolversWarning,
+            stacklevel=_user_stacklevel(),
+        )
 
 
 def check_theta(owner: str, theta: Any, event_ndim: int) -> None:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from ._common import OracleCall, check_number, check_theta
+from ._common import NegativeCosts, OracleCall, check_number, check_theta
 
 __all__ = ["Blackbox"]
 
@@ -59,12 +59,22 @@ class Blackbox(nn.Module):
     gives ``theta' = theta - lambda_ g`` and
     ``dL/dtheta = (MAP(theta) - MAP(theta')) / lambda_``. It equals
     :class:`~imle_solvers.IMLE` without noise and with
-    ``PerturbedTarget(lambda_, alpha=1)``. Costs of ``nonnegative`` oracles
-    are clamped at zero in the backward call.
+    ``PerturbedTarget(lambda_, alpha=1)``.
+
+    Negative costs for ``nonnegative`` oracles (Dijkstra): the forward call
+    solves the model's own costs ``w``; where they are negative, ``negative=``
+    says what happens — ``"warn"`` (default: warn once per layer with the share
+    of negative entries and the remedy, then clamp at zero), ``"raise"`` or
+    ``"clamp"`` (silently). The shifted costs ``w + lambda_ g`` of the backward
+    call are clamped at zero in every mode (the shift may push a few below
+    zero).
 
     Args:
         oracle: any :class:`~imle_solvers.Oracle`.
         lambda_: the interpolation step (``> 0``).
+        negative: ``"warn"`` (default), ``"raise"`` or ``"clamp"``: what to
+            do when ``theta`` itself has negative entries for a
+            ``nonnegative`` oracle (see :class:`~imle_solvers.IMLE`).
 
     Example:
         >>> import torch
@@ -78,17 +88,19 @@ class Blackbox(nn.Module):
         tensor([ 0.2000,  0.0000, -0.2000])
     """
 
-    def __init__(self, oracle: Any, lambda_: float = 10.0):
+    def __init__(self, oracle: Any, lambda_: float = 10.0, *, negative: str = "warn"):
         super().__init__()
         OracleCall("Blackbox", oracle, {})
         self.oracle = oracle
         self.lambda_ = check_number("Blackbox", "lambda_", lambda_, positive=True)
+        self._negative = NegativeCosts("Blackbox", negative)  # once-per-layer warning state
 
     def forward(self, theta: torch.Tensor, **instance_data: Any) -> torch.Tensor:
         """``MAP(theta)`` of shape ``(*batch, *event)``."""
         call = OracleCall("Blackbox", self.oracle, instance_data)
         check_theta("Blackbox", theta, call.event_ndim)
+        self._negative.check(theta, call)
         return _BlackboxFunction.apply(theta, call, self.lambda_, *instance_data.values())
 
     def extra_repr(self) -> str:
-        return f"oracle={self.oracle!r}, lambda_={self.lambda_}"
+        return f"oracle={self.oracle!r}, lambda_={self.lambda_}{self._negative.repr_suffix()}"

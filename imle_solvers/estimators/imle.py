@@ -15,10 +15,21 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from .._checks import TARGET_OPTIONS
 from ..errors import InvalidInputError
-from ..noise import Gumbel
+from ..noise import Gumbel, as_noise
 from ..targets import PerturbedTarget
-from ._common import OracleCall, check_num_samples, check_number, check_reduction, check_theta
+from ._common import (
+    NegativeCosts,
+    OracleCall,
+    check_generator,
+    check_instance,
+    check_num_samples,
+    check_number,
+    check_reduction,
+    check_theta,
+    refuse_unknown_options,
+)
 
 __all__ = ["IMLE", "imle"]
 
@@ -100,7 +111,12 @@ class _IMLEFunction(torch.autograd.Function):
         return (grad_theta.to(theta.dtype), None, None, *([None] * (1 + len(plan.keys))))
 
 
+_OPTIONS = ("noise", "target", "num_samples", "noise_temperature", "target_temperature", "reduction", "generator",
+            "noiseless_eval", "negative")
+
+
 def _check_target(target: Any) -> Any:
+    check_instance("IMLE", "target", target)
     if not callable(getattr(target, "targets", None)):
         raise InvalidInputError(
             f"IMLE: expected a target with a targets(theta, grad, event_ndim, noise) method (PerturbedTarget, "
@@ -114,6 +130,7 @@ def _resolve_noise(noise: Any) -> Any:
         if noise == "gumbel":
             return Gumbel()
         raise InvalidInputError(f"IMLE: expected noise 'gumbel', a noise object or None, but found {noise!r}")
+    noise = as_noise("IMLE", noise)  # a class is refused, a torch distribution wrapped
     if noise is not None and not callable(getattr(noise, "sample", None)):
         raise InvalidInputError(
             f"IMLE: expected noise with a sample(shape, *, generator, device, dtype) method, or None, "
@@ -134,9 +151,11 @@ def _apply(
     target_temperature: float,
     reduction: str,
     generator: torch.Generator | None,
+    negative: NegativeCosts,
 ) -> torch.Tensor:
     call = OracleCall("IMLE", oracle, data)
     check_theta("IMLE", theta, call.event_ndim)
+    negative.check(theta, call)
     if noise is None or noise_temperature == 0.0:
         unit, scaled = None, None
     else:
@@ -173,10 +192,18 @@ class IMLE(nn.Module):
     A min-sense oracle (costs ``w``, ``z = argmin <w, z>``) is handled as the
     max-sense oracle on scores ``theta = -w``: the perturbed costs are
     ``w - tau eps``, the target costs ``alpha w + lambda_ g - tau_t eps``, and
-    the gradient returned for ``w`` is ``-dL/dtheta``. For oracles with
-    ``nonnegative=True`` (Dijkstra) the perturbed costs of the forward and
-    target calls are clamped at zero (noise and the target shift can push a
-    few below zero; a direct oracle call with negative costs is refused).
+    the gradient returned for ``w`` is ``-dL/dtheta``.
+
+    Negative costs: for oracles with ``nonnegative=True`` (Dijkstra) the
+    perturbed costs of the forward and target calls are clamped at zero (noise
+    and the target shift can push a few below zero; a direct oracle call with
+    negative costs is refused). Negative costs *predicted by the model* are
+    another matter — clamped, they make cells free, paths tie and gradients
+    vanish — so ``theta`` itself is checked first: ``negative="warn"``
+    (default) warns once per layer with the share of negative entries and the
+    remedy (end the cost head with softplus or exp) and clamps,
+    ``negative="raise"`` raises :class:`~imle_solvers.InvalidInputError`
+    naming the batch index, ``negative="clamp"`` clamps silently.
 
     Noise: the default ``"gumbel"`` means ``Gumbel()``, perturb-and-MAP's noise for
     one-hot-like problems, cheap to draw. For k-subsets and other problems
@@ -196,7 +223,9 @@ class IMLE(nn.Module):
         oracle: any :class:`~imle_solvers.Oracle` (anything callable with
             ``sense`` and ``event_ndim``); solutions must have theta's shape.
         noise: an object with ``sample(shape, *, generator, device, dtype)``,
-            or ``None``.
+            a ``torch.distributions`` object (wrapped in
+            :class:`~imle_solvers.DistributionNoise`; it cannot be combined
+            with ``generator``), or ``None``. Pass an instance, not a class.
         target: :class:`~imle_solvers.PerturbedTarget` (default
             ``PerturbedTarget()``: ``lambda_=10``, ``alpha=1``),
             :class:`~imle_solvers.AdaptiveTarget` (AIMLE), or any object with
@@ -209,6 +238,11 @@ class IMLE(nn.Module):
         reduction: ``"mean"`` or ``"none"``.
         generator: a ``torch.Generator`` on theta's device for the noise.
         noiseless_eval: return ``MAP(theta)`` in eval mode.
+        negative: ``"warn"``, ``"raise"`` or ``"clamp"``: what to do with
+            negative entries of ``theta`` for a ``nonnegative`` oracle (above).
+
+    Options that belong to the target are refused with a pointer to it:
+    ``IMLE(oracle, lambda_=5)`` says to pass ``target=PerturbedTarget(lambda_=5)``.
 
     Call as ``imle_layer(theta, **instance_data)``; instance data (e.g.
     knapsack weights) is passed to the oracle, repeated over the samples, and
@@ -240,11 +274,15 @@ class IMLE(nn.Module):
         reduction: str = "mean",
         generator: torch.Generator | None = None,
         noiseless_eval: bool = True,
+        negative: str = "warn",
+        **unknown: Any,
     ):
+        refuse_unknown_options("IMLE", unknown, _OPTIONS)
         super().__init__()
         OracleCall("IMLE", oracle, {})  # validates the oracle's sense early
         self.oracle = oracle
         self.noise = _resolve_noise(noise)
+        check_generator("IMLE", self.noise, generator)
         self.target = _check_target(PerturbedTarget() if target is None else target)
         self.num_samples = check_num_samples("IMLE", num_samples)
         self.noise_temperature = check_number("IMLE", "noise_temperature", noise_temperature)
@@ -252,6 +290,7 @@ class IMLE(nn.Module):
         self.reduction = check_reduction("IMLE", reduction)
         self.generator = generator
         self.noiseless_eval = bool(noiseless_eval)
+        self._negative = NegativeCosts("IMLE", negative)  # once-per-layer warning state
 
     def forward(self, theta: torch.Tensor, **instance_data: Any) -> torch.Tensor:
         """Solutions ``(*batch, *event)`` or ``(S, *batch, *event)``; see the class docs."""
@@ -259,6 +298,7 @@ class IMLE(nn.Module):
             z = _apply(
                 theta, self.oracle, instance_data, noise=None, target=self.target, num_samples=1,
                 noise_temperature=0.0, target_temperature=0.0, reduction="mean", generator=None,
+                negative=self._negative,
             )
             if self.reduction == "none":
                 return z.unsqueeze(0).expand(self.num_samples, *z.shape)
@@ -267,13 +307,16 @@ class IMLE(nn.Module):
             theta, self.oracle, instance_data, noise=self.noise, target=self.target,
             num_samples=self.num_samples, noise_temperature=self.noise_temperature,
             target_temperature=self.target_temperature, reduction=self.reduction, generator=self.generator,
+            negative=self._negative,
         )
 
     def extra_repr(self) -> str:
+        # a target that is an nn.Module (AdaptiveTarget) prints as the child "(target): ..." with its beta
+        target = "" if isinstance(self.target, nn.Module) else f"target={self.target!r}, "
         return (
-            f"oracle={self.oracle!r}, noise={self.noise!r}, num_samples={self.num_samples}, "
+            f"oracle={self.oracle!r}, {target}noise={self.noise!r}, num_samples={self.num_samples}, "
             f"noise_temperature={self.noise_temperature}, target_temperature={self.target_temperature}, "
-            f"reduction={self.reduction!r}"
+            f"reduction={self.reduction!r}{self._negative.repr_suffix()}"
         )
 
 
@@ -288,12 +331,14 @@ def imle(
     target_temperature: float = 1.0,
     reduction: str = "mean",
     generator: torch.Generator | None = None,
+    negative: str = "warn",
     **instance_data: Any,
 ) -> torch.Tensor:
     """The function form of :class:`IMLE`: ``imle(theta, oracle, **options, **instance_data)``.
 
     Same options and maths as :class:`IMLE` (always in training behaviour: noise
-    on). A stateful target (:class:`~imle_solvers.AdaptiveTarget`) keeps its
+    on; ``negative="warn"`` warns on every call whose theta has negative costs,
+    as far as Python's warning filter lets it). A stateful target (:class:`~imle_solvers.AdaptiveTarget`) keeps its
     state in the object you pass, so pass the same object on every call.
 
     Example:
@@ -304,12 +349,16 @@ def imle(
         >>> z.shape
         torch.Size([4, 3, 5])
     """
+    accepted_data = getattr(oracle, "instance_data", {}) or {}
+    refuse_unknown_options("imle", {key: value for key, value in instance_data.items()
+                                    if key in TARGET_OPTIONS and key not in accepted_data}, _OPTIONS)
     noise = _resolve_noise(noise)
+    check_generator("IMLE", noise, generator)
     target = _check_target(PerturbedTarget() if target is None else target)
     return _apply(
         theta, oracle, instance_data, noise=noise, target=target,
         num_samples=check_num_samples("IMLE", num_samples),
         noise_temperature=check_number("IMLE", "noise_temperature", noise_temperature),
         target_temperature=check_number("IMLE", "target_temperature", target_temperature),
-        reduction=check_reduction("IMLE", reduction), generator=generator,
+        reduction=check_reduction("IMLE", reduction), generator=generator, negative=NegativeCosts("IMLE", negative),
     )

@@ -13,8 +13,16 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from ..errors import InvalidInputError
-from ..noise import Normal
-from ._common import OracleCall, check_num_samples, check_number, check_reduction, check_theta
+from ..noise import Normal, as_noise
+from ._common import (
+    NegativeCosts,
+    OracleCall,
+    check_generator,
+    check_num_samples,
+    check_number,
+    check_reduction,
+    check_theta,
+)
 
 __all__ = ["PerturbedOptimizer", "FenchelYoungLoss"]
 
@@ -22,6 +30,7 @@ __all__ = ["PerturbedOptimizer", "FenchelYoungLoss"]
 def _check_noise(owner: str, noise: Any, *, needs_density: bool) -> Any:
     if noise is None:
         return Normal()
+    noise = as_noise(owner, noise)  # a class is refused, a torch distribution wrapped
     if not callable(getattr(noise, "sample", None)):
         raise InvalidInputError(f"{owner}: expected noise with a sample method, but found {type(noise).__name__}")
     if needs_density and not callable(getattr(noise, "neg_log_density_grad", None)):
@@ -88,18 +97,24 @@ class PerturbedOptimizer(nn.Module):
     With Gumbel noise and the ``onehot`` oracle, ``y_sigma(theta)`` is
     ``softmax(theta / sigma)``. A min-sense oracle on costs ``w`` is solved on
     scores ``-w`` (perturbed costs ``w - sigma Z``; the gradient for ``w`` is
-    the negated score gradient); costs of ``nonnegative`` oracles are clamped
-    at zero.
+    the negated score gradient); the perturbed costs given to ``nonnegative``
+    oracles are clamped at zero, and negative entries of ``w`` itself are
+    handled as ``negative=`` says (``"warn"``: warn once per layer, then
+    clamp; ``"raise"``; ``"clamp"``: silently).
 
     Args:
         oracle: any :class:`~imle_solvers.Oracle`.
         sigma: the noise scale (``> 0``).
         num_samples: ``S``.
         noise: ``Normal()`` (default) or ``Gumbel()`` — any noise with
-            ``sample`` and ``neg_log_density_grad``.
+            ``sample`` and ``neg_log_density_grad``, or a scalar
+            ``torch.distributions`` object (no ``generator`` then).
         reduction: ``"mean"`` or ``"none"``.
         generator: a ``torch.Generator`` on theta's device.
         variance_reduction: centre the per-sample inner products (see above).
+        negative: ``"warn"`` (default), ``"raise"`` or ``"clamp"``: what to
+            do when ``theta`` itself has negative entries for a
+            ``nonnegative`` oracle (see :class:`~imle_solvers.IMLE`).
 
     Example:
         >>> import torch
@@ -121,6 +136,7 @@ class PerturbedOptimizer(nn.Module):
         reduction: str = "mean",
         generator: torch.Generator | None = None,
         variance_reduction: bool = False,
+        negative: str = "warn",
     ):
         super().__init__()
         OracleCall("PerturbedOptimizer", oracle, {})
@@ -129,13 +145,16 @@ class PerturbedOptimizer(nn.Module):
         self.sigma = check_number("PerturbedOptimizer", "sigma", sigma, positive=True)
         self.num_samples = check_num_samples("PerturbedOptimizer", num_samples)
         self.noise = _check_noise("PerturbedOptimizer", noise, needs_density=True)
+        check_generator("PerturbedOptimizer", self.noise, generator)
         self.reduction = check_reduction("PerturbedOptimizer", reduction)
         self.generator = generator
+        self._negative = NegativeCosts("PerturbedOptimizer", negative)  # once-per-layer warning state
 
     def forward(self, theta: torch.Tensor, **instance_data: Any) -> torch.Tensor:
         """``y_sigma(theta)`` ``(*batch, *event)`` or the samples ``(S, *batch, *event)``."""
         call = OracleCall("PerturbedOptimizer", self.oracle, instance_data)
         check_theta("PerturbedOptimizer", theta, call.event_ndim)
+        self._negative.check(theta, call)
         shape = (self.num_samples, *theta.shape)
         noise_sample = self.noise.sample(shape, generator=self.generator, device=theta.device, dtype=theta.dtype)
         settings = (self.sigma, self.num_samples, self.reduction, self.noise, self.variance_reduction)
@@ -144,7 +163,7 @@ class PerturbedOptimizer(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"oracle={self.oracle!r}, sigma={self.sigma}, num_samples={self.num_samples}, noise={self.noise!r}, "
-            f"reduction={self.reduction!r}"
+            f"reduction={self.reduction!r}{self._negative.repr_suffix()}"
         )
 
 
@@ -171,16 +190,22 @@ class FenchelYoungLoss(nn.Module):
     ``<w, y_true> - mean_s <w - sigma Z_s, y_s>`` with
     ``y_s = argmin <w - sigma Z_s, y>``, gradient ``y_true - y_hat`` for
     ``w``. For ``nonnegative`` oracles the costs given to the oracle are
-    clamped at zero; the value uses the unclamped perturbed costs.
+    clamped at zero; the value uses the unclamped perturbed costs. Negative
+    entries of ``w`` itself are handled as ``negative=`` says (``"warn"``:
+    warn once per loss module, then clamp; ``"raise"``; ``"clamp"``).
 
     Args:
         oracle: any :class:`~imle_solvers.Oracle`.
         sigma: the noise scale (``> 0``).
         num_samples: ``S``.
-        noise: ``Normal()`` (default), ``Gumbel()``, or any noise object.
+        noise: ``Normal()`` (default), ``Gumbel()``, any noise object, or a
+            scalar ``torch.distributions`` object (no ``generator`` then).
         reduction: ``"mean"`` (over the batch, default), ``"sum"`` or ``"none"``
             (shape ``batch``).
         generator: a ``torch.Generator`` on theta's device.
+        negative: ``"warn"`` (default), ``"raise"`` or ``"clamp"``: what to
+            do when ``theta`` itself has negative entries for a
+            ``nonnegative`` oracle (see :class:`~imle_solvers.IMLE`).
 
     Example:
         >>> import torch
@@ -204,6 +229,7 @@ class FenchelYoungLoss(nn.Module):
         noise: Any = None,
         reduction: str = "mean",
         generator: torch.Generator | None = None,
+        negative: str = "warn",
     ):
         super().__init__()
         OracleCall("FenchelYoungLoss", oracle, {})
@@ -211,13 +237,16 @@ class FenchelYoungLoss(nn.Module):
         self.sigma = check_number("FenchelYoungLoss", "sigma", sigma, positive=True)
         self.num_samples = check_num_samples("FenchelYoungLoss", num_samples)
         self.noise = _check_noise("FenchelYoungLoss", noise, needs_density=False)
+        check_generator("FenchelYoungLoss", self.noise, generator)
         self.reduction = check_reduction("FenchelYoungLoss", reduction, ("mean", "sum", "none"))
         self.generator = generator
+        self._negative = NegativeCosts("FenchelYoungLoss", negative)  # once-per-layer warning state
 
     def forward(self, theta: torch.Tensor, y_true: torch.Tensor, **instance_data: Any) -> torch.Tensor:
         """The loss (a scalar, or ``batch``-shaped with ``reduction="none"``)."""
         call = OracleCall("FenchelYoungLoss", self.oracle, instance_data)
         check_theta("FenchelYoungLoss", theta, call.event_ndim)
+        self._negative.check(theta, call)
         y_true = torch.as_tensor(y_true, device=theta.device, dtype=theta.dtype)
         if y_true.shape != theta.shape:
             raise InvalidInputError(
@@ -242,5 +271,5 @@ class FenchelYoungLoss(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"oracle={self.oracle!r}, sigma={self.sigma}, num_samples={self.num_samples}, noise={self.noise!r}, "
-            f"reduction={self.reduction!r}"
+            f"reduction={self.reduction!r}{self._negative.repr_suffix()}"
         )

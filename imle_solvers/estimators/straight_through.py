@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from ._common import OracleCall, check_theta
+from ._common import NegativeCosts, OracleCall, check_theta
 
 __all__ = ["StraightThrough", "NegativeIdentity"]
 
@@ -35,6 +35,16 @@ class StraightThrough(nn.Module):
     costs ``w``, ``dL/dw = -dL/dz`` (raising a cost lowers its entry in the
     solution). A biased baseline.
 
+    For a ``nonnegative`` oracle (Dijkstra), negative entries of ``theta``
+    are handled as ``negative=`` says: ``"warn"`` (default: warn once per
+    layer, then clamp at zero), ``"raise"`` or ``"clamp"`` (silently).
+
+    Args:
+        oracle: any :class:`~imle_solvers.Oracle`.
+        negative: ``"warn"`` (default), ``"raise"`` or ``"clamp"``: what to
+            do when ``theta`` itself has negative entries for a
+            ``nonnegative`` oracle (see :class:`~imle_solvers.IMLE`).
+
     Example:
         >>> import torch
         >>> from imle_solvers import StraightThrough, get_oracle
@@ -45,19 +55,22 @@ class StraightThrough(nn.Module):
         tensor([2., 3.])
     """
 
-    def __init__(self, oracle: Any):
+    def __init__(self, oracle: Any, *, negative: str = "warn"):
         super().__init__()
         OracleCall("StraightThrough", oracle, {})
         self.oracle = oracle
+        self._negative = NegativeCosts("StraightThrough", negative)  # once-per-layer warning state
 
     def forward(self, theta: torch.Tensor, **instance_data: Any) -> torch.Tensor:
         """``MAP(theta)`` of shape ``(*batch, *event)``."""
         call = OracleCall("StraightThrough", self.oracle, instance_data)
         check_theta("StraightThrough", theta, call.event_ndim)
+        self._negative.check(theta, call)
         return _StraightThroughFunction.apply(theta, call, *instance_data.values())
 
     def extra_repr(self) -> str:
-        return f"oracle={self.oracle!r}"
+        return f"oracle={self.oracle!r}{self._negative.repr_suffix()}"
+
 
 
 class NegativeIdentity(StraightThrough):

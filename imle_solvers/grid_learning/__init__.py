@@ -27,8 +27,11 @@ Entry points (one module per concept: ``config``, ``data``, ``objective``,
 ``imle_solvers.grid_learning``):
 
 - :class:`GridLearningConfig` — every knob, validated;
-- :func:`train_grid` — data, model, estimator, training, evaluation, files;
-  returns a :class:`GridLearningResult`;
+  ``GridLearningConfig.for_size(k)`` the defaults for 18 x 18 to 30 x 30;
+- :func:`train_grid` — data, model (:func:`build_model`: the small CNN or
+  the papers' ResNet18 trunk), estimator, training, evaluation, files;
+  returns a :class:`GridLearningResult`; data-parallel inside a running
+  ``torch.distributed`` group, and :func:`train_grid_processes` starts one;
 - :func:`evaluate` — cost-optimal %, exact-match %, Hamming distance of the
   noiseless MAP paths of a model on a data split;
 - :func:`plot_learning_curve`, :func:`plot_examples` — the two pictures
@@ -38,18 +41,22 @@ Entry points (one module per concept: ``config``, ``data``, ``objective``,
 
 from __future__ import annotations
 
-from .config import _NOISES, _RUNNERS, _SCHEDULES, ESTIMATORS, GridLearningConfig
+from .config import _NOISES, _RUNNERS, _SCHEDULES, ESTIMATORS, MODELS, SIZE_DEFAULTS, GridLearningConfig
 from .data import _channel_statistics, load_grid_data
 from .evaluation import evaluate, predict_costs
 from .objective import _batch_loss, _make_noise, _torch_threads, build_estimator, hamming_loss, training_loss
+from .parallel import train_grid_processes
 from .pictures import plot_examples, plot_learning_curve
-from .training import GridLearningResult, _rotate_half, format_epoch, train_grid
+from .training import GridLearningResult, _rotate_half, build_model, format_epoch, train_grid
 
 __all__ = [
     "ESTIMATORS",
+    "MODELS",
+    "SIZE_DEFAULTS",
     "GridLearningConfig",
     "GridLearningResult",
     "build_estimator",
+    "build_model",
     "evaluate",
     "format_epoch",
     "hamming_loss",
@@ -58,6 +65,7 @@ __all__ = [
     "plot_learning_curve",
     "predict_costs",
     "train_grid",
+    "train_grid_processes",
     "training_loss",
 ]
 

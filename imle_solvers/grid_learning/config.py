@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 
-__all__ = ["ESTIMATORS", "GridLearningConfig"]
+__all__ = ["ESTIMATORS", "MODELS", "SIZE_DEFAULTS", "GridLearningConfig"]
 
 
 ESTIMATORS: tuple[str, ...] = ("imle", "aimle", "blackbox", "perturbed", "fenchel-young", "straight-through")
@@ -22,6 +22,25 @@ ESTIMATORS: tuple[str, ...] = ("imle", "aimle", "blackbox", "perturbed", "fenche
 _NOISES = ("gumbel", "sum-of-gamma", "normal")
 _SCHEDULES = ("onecycle", "cosine", "constant")
 _RUNNERS = ("serial", "threads", "processes")
+
+MODELS: tuple[str, ...] = ("cnn", "resnet18-trunk")
+"""The networks :func:`train_grid` can train (``GridLearningConfig.model``,
+``imle-solvers train-grid --model``): ``"cnn"`` is
+:class:`~imle_solvers.models.WarcraftCNN` (``width`` channels, ``num_blocks``
+blocks; 11,745 parameters at the defaults), ``"resnet18-trunk"`` the papers'
+:class:`~imle_solvers.models.ResNet18Trunk` (64 channels, 157,569
+parameters)."""
+
+SIZE_DEFAULTS: dict[int, dict[str, Any]] = {
+    12: {},
+    18: {"num_train": 20_000, "epochs": 8},
+    24: {"num_train": 20_000, "epochs": 8, "eval_batch_size": 125},
+    30: {"num_train": 20_000, "epochs": 8, "eval_batch_size": 100},
+}
+"""What :meth:`GridLearningConfig.for_size` changes for each grid side
+(12 x 12 is the demo's configuration, ``GridLearningConfig()``). See
+``docs/grid_learning.md`` ("Larger maps") for how they were chosen: on
+validation maps only."""
 
 
 @dataclass
@@ -60,7 +79,10 @@ class GridLearningConfig:
             ``"cosine"`` (annealing only) or ``"constant"``.
         warmup: share of the steps spent warming up (``onecycle``).
         weight_decay: Adam's L2 penalty.
-        width, num_blocks: of :class:`~imle_solvers.models.WarcraftCNN`.
+        model: one of :data:`MODELS`.
+        width, num_blocks: of :class:`~imle_solvers.models.WarcraftCNN`
+            (``model="cnn"``; the ResNet18 trunk has 64 channels and 2
+            blocks, and other values are refused with it).
         seed: model initialisation, batch order and noise.
         data_seed: the synthetic data set's seed.
         runner: the oracle's runner (``"serial"``, ``"threads"``,
@@ -112,6 +134,7 @@ class GridLearningConfig:
     weight_decay: float = 0.0
     width: int = 16
     num_blocks: int = 2
+    model: str = "cnn"
     seed: int = 0
     data_seed: int = 0
     runner: str = "serial"
@@ -167,11 +190,33 @@ class GridLearningConfig:
             raise bad("runner", f"in {_RUNNERS}")
         if self.threads is not None and (not is_int(self.threads) or self.threads < 1):
             raise bad("threads", "to be an int >= 1 or None")
+        if self.model not in MODELS:
+            raise bad("model", f"in {MODELS}")
+        if self.model != "cnn" and (self.width, self.num_blocks) != (16, 2):
+            raise InvalidInputError(
+                f"GridLearningConfig: width and num_blocks are options of model 'cnn', but found width="
+                f"{self.width!r}, num_blocks={self.num_blocks!r} with model {self.model!r} (64 channels, 2 blocks)"
+            )
         if not isinstance(self.augment, bool):
             raise bad("augment", "to be a bool")
         if self.original is not None and not Path(self.original).expanduser().is_dir():
             raise bad("original", "to be a folder holding the original Warcraft .npy files")
         return self
+
+    @classmethod
+    def for_size(cls, k: int, **options: Any) -> GridLearningConfig:
+        """The configuration for ``k x k`` maps: the defaults, then
+        :data:`SIZE_DEFAULTS` of ``k`` (sizes not listed keep the defaults),
+        then ``options``.
+
+        Example:
+            >>> config = GridLearningConfig.for_size(30, estimator="aimle")
+            >>> config.k, config.num_train, config.epochs, config.estimator
+            (30, 20000, 8, 'aimle')
+            >>> GridLearningConfig.for_size(12) == GridLearningConfig()
+            True
+        """
+        return cls(**{"k": k, **SIZE_DEFAULTS.get(k, {}), **options})
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict."""

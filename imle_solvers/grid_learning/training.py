@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["GridLearningResult", "format_epoch", "train_grid"]
+__all__ = ["GridLearningResult", "build_model", "format_epoch", "train_grid"]
 
 
 @dataclass
@@ -47,6 +47,9 @@ class GridLearningResult:
             number of maps per split actually used.
         model: the trained network (in eval mode).
         files: name -> path of every file written.
+        estimator: the estimator module after training (an
+            :class:`~imle_solvers.AdaptiveTarget`'s adapted ``beta`` is in
+            ``estimator.target``).
 
     Example:
         >>> from imle_solvers.datasets import generate_synthetic_warcraft
@@ -66,6 +69,7 @@ class GridLearningResult:
     data: dict[str, Any]
     model: nn.Module = field(repr=False)
     files: dict[str, str] = field(default_factory=dict)
+    estimator: nn.Module | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the model, JSON-able (the content of ``metrics.json``)."""
@@ -125,18 +129,35 @@ def train_grid(
     data: tuple[GridPathData, GridPathData | None, GridPathData] | None = None,
     log: Callable[[str], None] | None = None,
     progress: bool = False,
+    model: nn.Module | None = None,
 ) -> GridLearningResult:
-    """Train a :class:`~imle_solvers.models.WarcraftCNN` to predict cell costs
-    whose shortest paths are the true ones, from the true paths alone.
+    """Train a network to predict cell costs whose shortest paths are the
+    true ones, from the true paths alone.
 
     Steps: load the data (:func:`load_grid_data`, or ``data``), build the
-    model, the ``shortest_path_grid`` oracle (compiled on a first call, timed
-    apart) and the estimator (:func:`build_estimator`), then for every epoch
-    run Adam over a fresh permutation of the training maps and
-    :func:`evaluate` the validation maps; finally evaluate the test maps
-    and, with ``config.output_dir``, write ``metrics.json`` (config, history,
-    test metrics, timings), ``learning_curve.png``, ``examples.png`` and
-    ``model.pt`` (the ``state_dict``).
+    model (:func:`build_model`, or ``model``), the ``shortest_path_grid``
+    oracle (compiled on a first call, timed apart) and the estimator
+    (:func:`build_estimator`), then for every epoch run Adam over a fresh
+    permutation of the training maps and :func:`evaluate` the validation
+    maps; finally evaluate the test maps and, with ``config.output_dir``,
+    write ``metrics.json`` (config, history, test metrics, timings),
+    ``learning_curve.png``, ``examples.png`` and ``model.pt`` (the
+    ``state_dict``).
+
+    **Data-parallel.** Called in every process of a running
+    ``torch.distributed`` process group (``torchrun``, or
+    ``imle-solvers train-grid --nproc N``), it trains one model with
+    ``DistributedDataParallel``: every rank draws the same permutation,
+    augmentation and noise for the global batch of ``config.batch_size``
+    maps (:class:`~imle_solvers.distributed.ShardedNoise`) and solves and
+    back-propagates its own slice of ``batch_size / world_size`` maps through
+    its own oracle runner; :class:`~imle_solvers.AdaptiveTarget` statistics
+    are averaged over the ranks. Without batch norm (or with batch norm in
+    eval mode) a step equals the single-process step on the global batch, up
+    to float rounding; with batch norm each rank normalises with its shard's
+    statistics (``SyncBatchNorm`` needs a GPU). Rank 0 loads (and caches)
+    the data first, evaluates, logs and writes the files; every rank returns
+    the same history and test metrics.
 
     Args:
         config: a :class:`GridLearningConfig` (default: the demo's).
@@ -145,6 +166,8 @@ def train_grid(
         log: called with each per-epoch line (see :func:`format_epoch`) and
             a final summary line; ``None`` logs nothing.
         progress: show a tqdm progress bar per epoch (on stderr).
+        model: a network to train instead of :func:`build_model`'s (images
+            ``(B, 3, H, W)`` to costs ``(B, k, k)``); trained in place.
 
     Returns:
         A :class:`GridLearningResult`.
@@ -161,25 +184,84 @@ def train_grid(
 
     config = (GridLearningConfig() if config is None else config).validate()
     with _torch_threads(config.threads):
-        return _train(config, data, log, progress)
+        return _train(config, data, log, progress, model)
 
 
-def _train(config, data, log, progress) -> GridLearningResult:
+def build_model(config: GridLearningConfig, *, mean=None, std=None) -> nn.Module:
+    """The network of ``config.model`` for ``config.k``: a
+    :class:`~imle_solvers.models.WarcraftCNN` (``"cnn"``) or the papers'
+    :class:`~imle_solvers.models.ResNet18Trunk`, initialised from torch's
+    global generator; ``mean`` and ``std`` normalise the image channels
+    (default: the synthetic maps' statistics).
+
+    Example:
+        >>> type(build_model(GridLearningConfig(model="resnet18-trunk"))).__name__
+        'ResNet18Trunk'
+    """
+    from ..models import SYNTHETIC_WARCRAFT_MEAN, SYNTHETIC_WARCRAFT_STD, ResNet18Trunk, WarcraftCNN
+
+    mean = SYNTHETIC_WARCRAFT_MEAN if mean is None else mean
+    std = SYNTHETIC_WARCRAFT_STD if std is None else std
+    if config.model == "resnet18-trunk":
+        return ResNet18Trunk(k=config.k, mean=mean, std=std)
+    return WarcraftCNN(k=config.k, width=config.width, num_blocks=config.num_blocks, mean=mean, std=std)
+
+
+def _process_group() -> tuple[int, int]:
+    """``(rank, world_size)`` of a running torch.distributed process group, else ``(0, 1)``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _sum_gradients(state, bucket):  # no annotations: DDP checks them
+    """DDP communication hook: all-reduce a gradient bucket by summing (DDP's default averages)."""
+    import torch.distributed as dist
+
+    work = dist.all_reduce(bucket.buffer(), async_op=True)
+    return work.get_future().then(lambda future: future.value()[0])
+
+
+def _from_rank_zero(value: Any, world: int) -> Any:
+    """``value`` as rank 0 has it, on every rank."""
+    if world == 1:
+        return value
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _train(config, data, log, progress, model=None) -> GridLearningResult:
     import torch
 
-    from ..models import SYNTHETIC_WARCRAFT_MEAN, SYNTHETIC_WARCRAFT_STD, WarcraftCNN
     from ..registry import get_oracle
 
-    emit = log if log is not None else (lambda line: None)
+    rank, world = _process_group()
+    emit = log if log is not None and rank == 0 else (lambda line: None)
     timings: dict[str, float] = {}
     start = time.perf_counter()
 
-    # data
-    train, val, test = load_grid_data(config) if data is None else data
+    # data (rank 0 first: it generates and caches what the others then read)
+    if data is None:
+        if rank > 0:
+            torch.distributed.barrier()
+        data = load_grid_data(config)
+        if world > 1 and rank == 0:
+            torch.distributed.barrier()
+    train, val, test = data
     for name, split in (("training", train), ("validation", val), ("test", test)):
         if split is not None and split.k != config.k:
             raise InvalidInputError(f"train_grid: expected {config.k} x {config.k} maps (config.k), but found "
                                     f"{split.k} x {split.k} {name} maps")
+    batch_size = min(config.batch_size, train.num_maps)
+    if batch_size % world:
+        raise InvalidInputError(f"train_grid: expected a batch of maps divisible by the {world} processes, but "
+                                f"found {batch_size} (batch_size {config.batch_size}, {train.num_maps} training maps)")
+    local = batch_size // world  # this rank's maps per step
     train_images = torch.from_numpy(train.images)  # (N, 3, H, W) uint8
     train_paths = torch.from_numpy(train.paths).float()  # (N, k, k)
     timings["data"] = time.perf_counter() - start
@@ -193,14 +275,30 @@ def _train(config, data, log, progress) -> GridLearningResult:
     # model, estimator, optimiser
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    if config.original is None:
-        mean, std = SYNTHETIC_WARCRAFT_MEAN, SYNTHETIC_WARCRAFT_STD
-    else:
-        mean, std = _channel_statistics(train.images)
-    model = WarcraftCNN(k=config.k, width=config.width, num_blocks=config.num_blocks, mean=mean, std=std)
+    if model is None:
+        if config.original is None:
+            model = build_model(config)
+        else:
+            mean, std = _channel_statistics(train.images)
+            model = build_model(config, mean=mean, std=std)
+    network = model
     estimator = build_estimator(config, oracle, generator=generator)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        from ..distributed import ShardedNoise
+        from ..targets import AdaptiveTarget
+
+        network = DistributedDataParallel(model)
+        # Sum the ranks' gradients instead of averaging them: the loss stays the sum over this
+        # rank's maps, so that dL/dz (which I-MLE's and blackbox's targets step along) is the
+        # single-process one, and the sum over ranks is the global batch's gradient.
+        network.register_comm_hook(None, _sum_gradients)
+        if getattr(estimator, "noise", None) is not None:
+            estimator.noise = ShardedNoise(estimator.noise, rank, world)
+        if isinstance(getattr(estimator, "target", None), AdaptiveTarget):
+            estimator.target.synchronize()
     fenchel_young = config.estimator == "fenchel-young"
-    batch_size = min(config.batch_size, train.num_maps)
     steps_per_epoch = train.num_maps // batch_size
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = _scheduler(config, optimiser, config.epochs * steps_per_epoch)
@@ -214,7 +312,7 @@ def _train(config, data, log, progress) -> GridLearningResult:
         order = torch.randperm(train.num_maps, generator=generator)
         steps = range(steps_per_epoch)
         bar = None
-        if progress:
+        if progress and rank == 0:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", leave=False, unit="step",
@@ -225,10 +323,12 @@ def _train(config, data, log, progress) -> GridLearningResult:
             images, paths = train_images[index], train_paths[index]
             if config.augment:
                 images, paths = _rotate_half(images, paths, generator)
-            costs = model(images)  # (B, k, k)
-            loss = _batch_loss(estimator, fenchel_young, costs, paths)  # (B,)
+            if world > 1:  # every rank drew for the global batch; this one keeps its slice
+                images, paths = images[rank * local : (rank + 1) * local], paths[rank * local : (rank + 1) * local]
+            costs = network(images)  # (local, k, k)
+            loss = _batch_loss(estimator, fenchel_young, costs, paths)  # (local,)
             optimiser.zero_grad(set_to_none=True)
-            loss.sum().backward()
+            loss.sum().backward()  # with world > 1, DDP sums the gradients over the ranks
             optimiser.step()
             if scheduler is not None:
                 scheduler.step()
@@ -239,11 +339,18 @@ def _train(config, data, log, progress) -> GridLearningResult:
                 bar.set_postfix(loss=f"{batch_loss:.2f}", refresh=False)
         if bar is not None:
             bar.close()
+        if world > 1:  # the mean over the ranks' shard means: the global batches' mean
+            summed = torch.tensor([total_loss], dtype=torch.float64)
+            torch.distributed.all_reduce(summed)
+            total_loss = float(summed[0]) / world
+        held_out = None
+        if val is not None and rank == 0:
+            held_out = evaluate(model, val, oracle=oracle, batch_size=config.eval_batch_size)
         record: dict[str, Any] = {
             "epoch": epoch,
             "loss": total_loss / steps_per_epoch,
             "lr": float(optimiser.param_groups[0]["lr"]),
-            "val": evaluate(model, val, oracle=oracle, batch_size=config.eval_batch_size) if val is not None else None,
+            "val": _from_rank_zero(held_out, world),
         }
         record["seconds"] = time.perf_counter() - epoch_start
         history.append(record)
@@ -252,9 +359,12 @@ def _train(config, data, log, progress) -> GridLearningResult:
 
     tick = time.perf_counter()
     model.eval()
-    test_metrics, (test_costs, test_paths) = evaluate(
-        model, test, oracle=oracle, batch_size=config.eval_batch_size, return_predictions=True
-    )
+    test_metrics, test_costs, test_paths = None, None, None
+    if rank == 0:
+        test_metrics, (test_costs, test_paths) = evaluate(
+            model, test, oracle=oracle, batch_size=config.eval_batch_size, return_predictions=True
+        )
+    test_metrics = _from_rank_zero(test_metrics, world)
     timings["test"] = time.perf_counter() - tick
 
     data_info = {
@@ -266,13 +376,15 @@ def _train(config, data, log, progress) -> GridLearningResult:
         "steps_per_epoch": steps_per_epoch,
         "batch_size": batch_size,
     }
-    result = GridLearningResult(config, history, test_metrics, timings, data_info, model)
-    if config.output_dir is not None:
+    if world > 1:
+        data_info["processes"] = world
+    result = GridLearningResult(config, history, test_metrics, timings, data_info, model, estimator=estimator)
+    if config.output_dir is not None and rank == 0:
         tick = time.perf_counter()
         _write_outputs(result, test, test_costs, test_paths)
         timings["files"] = time.perf_counter() - tick
     timings["total"] = time.perf_counter() - start
-    if config.output_dir is not None:
+    if config.output_dir is not None and rank == 0:
         _write_json(result)
     emit(
         f"test ({test.num_maps} maps): exact {100 * test_metrics['exact_match']:.1f}%  "

@@ -16,6 +16,7 @@ from .matching import Matching
 from .ranking import Ranking
 from .selection import OneHot, TopK
 from .spanning_tree import SpanningTree
+from .tsp import TSP
 
 __all__ = [
     "Oracle",
@@ -28,6 +29,7 @@ __all__ = [
     "ShortestPathGrid",
     "SpanningTree",
     "Knapsack",
+    "TSP",
     "ILP",
     "format_index",
 ]

@@ -232,7 +232,7 @@ class Oracle:
         torch), device and dtype as ``theta``.
         """
         tensor_input = _tensors.is_tensor(theta)
-        if tensor_input and self.device_native:
+        if tensor_input and self.device_native and not _tensors.few_kernels(theta):
             return self._call_device(theta, data)
         host_theta = _tensors.to_host(theta)
         host_data = {key: _tensors.to_host(value) for key, value in data.items()}

@@ -32,7 +32,9 @@ a call in the calling thread when the pool cannot win::
 
 where ``n`` is the batch size, ``t`` the estimated seconds per instance,
 ``w`` the number of workers and ``overhead`` the measured round-trip of one
-chunk (measured when the pool starts and refined on every pooled call). On
+chunk (measured when the pool starts, once every worker has answered, as
+the median of five warm round trips; refined on every pooled call, the
+pool's start and an oracle's one-off load in a worker not counted). On
 the first call of an oracle ``t`` is unknown: the runner solves chunks of 1,
 2, 4, ... instances in the calling thread until the time spent reaches
 ``2 * overhead`` — a cheap batch is finished by then, an expensive one has

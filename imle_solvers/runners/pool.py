@@ -83,6 +83,7 @@ class _PoolRunner(Runner):
 
     def map_chunks(self, oracle, chunks, timeout):
         target = self._payload(oracle)
+        self._executor()  # a pool that starts now: its start is not this call's round trip
         started = time.perf_counter()
         executor, futures = self._submit_all(oracle, target, chunks, timeout)
         done, pending = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_EXCEPTION)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import statistics
 import time
 
 from ..errors import InvalidInputError, WorkerCrashedError
 from .base import _LIVE_RUNNERS
 from .pool import _PoolRunner
-from .worker import _check_not_bootstrapping, _handle, _ping, _worker_init
+from .worker import _check_not_bootstrapping, _handle, _held_ping, _ping, _worker_init
 
 
 class ProcessRunner(_PoolRunner):
@@ -67,11 +68,8 @@ class ProcessRunner(_PoolRunner):
                     initializer=_worker_init,
                     initargs=(os.getpid(),),
                 )
-                # Start every worker now and measure one round trip.
                 try:
-                    list(pool.map(_ping, range(self.workers)))
-                    started = time.perf_counter()
-                    pool.submit(_ping).result()
+                    overhead = _start_workers(pool, self.workers)
                 except cf.BrokenExecutor as error:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise WorkerCrashedError(
@@ -79,7 +77,7 @@ class ProcessRunner(_PoolRunner):
                         "cause is a script that calls an oracle at import time, without an "
                         "`if __name__ == \"__main__\":` guard; the workers' own error is printed above."
                     ) from error
-                self._overhead = time.perf_counter() - started
+                self._overhead = overhead
                 self._pool = pool
             return self._pool
 
@@ -117,3 +115,31 @@ class ProcessRunner(_PoolRunner):
 
     def __repr__(self):
         return f"ProcessRunner(workers={self.workers}, start_method={self.start_method!r})"
+
+
+# How long a pool's start waits for its slowest worker's first answer before
+# it measures the round trip without it (a spawned worker imports the main
+# module: seconds for a script that imports torch on a busy machine).
+_START_WAIT = 120.0
+
+
+def _start_workers(pool: cf.ProcessPoolExecutor, workers: int) -> float:
+    """Start every worker of ``pool`` and return a warm round trip.
+
+    The pool answers as soon as one worker is up, while the others may still
+    be importing; a round trip measured then, or a first call whose chunks
+    wait for a booting worker, counts seconds of start-up as overhead (the
+    adaptive rule then keeps every fresh oracle's first instances in the
+    caller). So: pings that hold their worker 10 ms, until every worker has
+    answered one, then the median of five round trips of a warm worker.
+    """
+    seen: set[int] = set()
+    deadline = time.monotonic() + _START_WAIT
+    while len(seen) < workers and time.monotonic() < deadline:
+        seen.update(pool.map(_held_ping, [0.01] * workers))
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        pool.submit(_ping).result()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)

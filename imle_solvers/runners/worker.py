@@ -33,7 +33,9 @@ class _OracleHandle:
 
     It travels as the oracle serialised by value with cloudpickle (so oracles
     defined in ``__main__`` or a notebook work too) and is deserialised once
-    per worker process, then looked up by token.
+    per worker process, then looked up by token — inside :func:`_solve_chunk`,
+    which counts that one-off load in the chunk's own time, so that it is not
+    mistaken for the pool's round trip.
     """
 
     __slots__ = ("token", "payload")
@@ -43,7 +45,11 @@ class _OracleHandle:
         self.payload = payload
 
     def __reduce__(self):
-        return (_load_oracle, (self.token, self.payload))
+        return (_OracleHandle, (self.token, self.payload))
+
+    def load(self):
+        """The oracle, deserialised on this process's first use of the token."""
+        return _load_oracle(self.token, self.payload)
 
 
 def _load_oracle(token: str, payload: bytes):
@@ -69,12 +75,16 @@ def _handle(oracle) -> _OracleHandle:
 def _solve_chunk(oracle, theta: np.ndarray, data: dict[str, np.ndarray], budget: float | None,
                  portable: bool = True):
     """Solve one chunk; never raises. Returns ``("ok", solutions, seconds)``
-    or ``("error", local_index, exception, traceback_text, seconds)``. With
-    ``portable`` (the result crosses a process boundary) an exception that
-    cannot be pickled travels as a RuntimeError with its text; in-process
-    callers get the exception itself."""
+    or ``("error", local_index, exception, traceback_text, seconds)``, where
+    ``seconds`` is the chunk's time here (an oracle that arrives as an
+    :class:`_OracleHandle` is loaded first, counted in it). With ``portable``
+    (the result crosses a process boundary) an exception that cannot be
+    pickled travels as a RuntimeError with its text; in-process callers get
+    the exception itself."""
     start = time.perf_counter()
     try:
+        if isinstance(oracle, _OracleHandle):
+            oracle = oracle.load()
         solutions = oracle.solve_chunk(theta, **data)
         solutions = np.asarray(solutions)
         expected = (theta.shape[0], *oracle.output_event_shape(tuple(theta.shape[1:])))
@@ -130,6 +140,13 @@ def _worker_init(parent: int | None = None) -> None:
 
 
 def _ping(_: object = None) -> int:
+    return os.getpid()
+
+
+def _held_ping(seconds: float) -> int:
+    """Answer after ``seconds``: while one worker holds a ping, the next goes
+    to another worker that is ready — how a pool's start finds every worker."""
+    time.sleep(seconds)
     return os.getpid()
 
 

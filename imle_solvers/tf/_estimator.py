@@ -11,6 +11,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from .._checks import TARGET_OPTIONS, refuse_unknown_options
 from ..errors import ImleSolversError, InvalidInputError
 from ..oracles.selection import TopK
 from ._noise import SumOfGamma, resolve_noise
@@ -20,6 +21,8 @@ from ._targets import PerturbedTarget, resolve_target
 __all__ = ["IMLE", "imle", "IMLESubsetkLayer"]
 
 keras = tf.keras
+_OPTIONS = ("noise", "target", "num_samples", "noise_temperature", "target_temperature", "reduction", "seed",
+            "noiseless_inference")
 
 
 def _check_theta(owner: str, theta: Any, event_ndim: int) -> tf.Tensor:
@@ -285,6 +288,8 @@ class IMLE(keras.layers.Layer):
         **kwargs: Any,
     ):
         _check_keras_backend()
+        refuse_unknown_options("IMLE", {key: kwargs.pop(key) for key in list(kwargs) if key in TARGET_OPTIONS},
+                               _OPTIONS)
         super().__init__(**kwargs)
         probe = OracleCall("IMLE", oracle, {})  # validates the oracle's sense early
         self.oracle = oracle

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from .._checks import check_instance
 from ..errors import InvalidInputError
 
 __all__ = ["Gumbel", "SumOfGamma", "resolve_noise"]
@@ -298,6 +299,12 @@ def resolve_noise(owner: str, noise: Any) -> Any:
     """``"gumbel"`` -> :class:`Gumbel`; the torch-side :class:`imle_solvers.Gumbel` and
     :class:`imle_solvers.SumOfGamma` -> their TensorFlow twins (same parameters);
     ``None`` or an object with ``sample(shape, *, generator, dtype)`` as is."""
+    check_instance(owner, "noise", noise)
+    if type(noise).__module__.startswith("torch.distributions"):
+        raise InvalidInputError(
+            f"{owner}: a torch.distributions object cannot draw TensorFlow noise; use imle_solvers.tf.Gumbel(), "
+            "imle_solvers.tf.SumOfGamma(k) or any object with sample(shape, *, generator, dtype) returning a tf.Tensor"
+        )
     if isinstance(noise, str):
         if noise == "gumbel":
             return Gumbel()

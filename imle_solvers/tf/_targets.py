@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from .._checks import check_instance
 from ..errors import InvalidInputError
 
 __all__ = ["PerturbedTarget", "AdaptiveTarget", "resolve_target"]
@@ -224,6 +225,7 @@ def resolve_target(owner: str, target: Any) -> Any:
     -> its TensorFlow twin; TensorFlow targets (anything with ``targets``) as is."""
     if target is None:
         return PerturbedTarget()
+    check_instance(owner, "target", target)
     if type(target).__module__ == "imle_solvers.targets":
         if type(target).__name__ == "PerturbedTarget":
             return PerturbedTarget(target.lambda_, target.alpha)
