@@ -335,7 +335,7 @@ def summarise(results: list[dict]) -> list[str]:
             lines.append(
                 f"| {method} | {ours.mean():.2f} ± {spread(ours)} | {theirs.mean():.2f} ± {spread(theirs)} | {note} | "
                 f"{np.median(ot):.3f} ({ot.min():.3f}-{ot.max():.3f}) | {np.median(pt):.2f} ({pt.min():.2f}-"
-                f"{pt.max():.2f}) | {pt.min() / ot.min():.1f}x, {np.median(pt) / np.median(ot):.1f}x | {cpu} | {above:.0f}x |")
+                f"{pt.max():.2f}) | {pt.min() / ot.min():.1f}x, {np.median(pt) / np.median(ot):.1f}x | {cpu} | {above:.1f}x |")
         lines.append(f"floor (same loop, no solver): median {floor:.3f} s/epoch")
     return lines
 

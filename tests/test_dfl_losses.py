@@ -185,3 +185,33 @@ def test_pool_losses_refresh_the_pool_and_give_gradients(feasible, rng):
     assert predicted.grad.abs().sum() > 0
     with pytest.raises(im.InvalidInputError, match="instance data"):
         loss_fn(predicted, true, weights=np.ones(6))
+
+
+def test_spo_plus_regret_and_caching_on_an_oracle_with_matrix_events(rng):
+    """tsp (event_ndim 2): SPO+ against the closed form over every tour of 5 cities, the cached
+    answers are tours, and regret reads (n, n) events."""
+    import itertools
+
+    oracle = im.get_oracle("tsp")
+    n = 5
+    tours = []
+    for order in itertools.permutations(range(1, n)):
+        cycle = (0, *order)
+        z = np.zeros((n, n))
+        for a, b in zip(cycle, cycle[1:] + cycle[:1]):
+            z[a, b] = 1.0
+        tours.append(z)
+    tours = np.array(tours)  # (24, n, n)
+    true = rng.random((3, n, n)) + 0.1
+    predicted = rng.random((3, n, n)) + 0.1
+    loss = im.SPOPlusLoss(oracle, reduction="none")(torch.tensor(predicted), torch.tensor(true))
+    for i in range(3):
+        values = lambda costs: (tours * costs).sum(axis=(1, 2))  # noqa: E731
+        best = tours[np.argmin(values(true[i]))]
+        expected = np.max(values(true[i] - 2 * predicted[i])) + 2 * (predicted[i] * best).sum() - values(true[i]).min()
+        assert loss[i].item() == pytest.approx(expected, abs=1e-9)
+    cached = im.CachedOracle(oracle, 0.0, solutions=tours[:3], generator=0)
+    answers = cached(predicted)
+    assert all((answers[i] == tours[:3]).all(axis=(1, 2)).any() for i in range(3))
+    per = im.regret(oracle, predicted, true, reduction="none")
+    assert per.shape == (3,) and (per >= -1e-12).all()
