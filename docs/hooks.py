@@ -213,9 +213,30 @@ def _use_this_checkout() -> None:
         raise RuntimeError(f"imle_solvers was imported from {module.__file__}, not from {ROOT}")
 
 
+def _nav_paths(nav) -> set[str]:
+    """Every page path a nav lists."""
+    paths = set()
+    for item in nav or []:
+        value = next(iter(item.values())) if isinstance(item, dict) else item
+        if isinstance(value, list):
+            paths |= _nav_paths(value)
+        elif isinstance(value, str):
+            paths.add(value)
+    return paths
+
+
+def notebooks_missing_from_nav(nav) -> list[str]:
+    """The ``notebooks/<name>.ipynb`` pages that the nav does not list."""
+    listed = _nav_paths(nav)
+    return [f"notebooks/{path.name}" for path in notebook_files() if f"notebooks/{path.name}" not in listed]
+
+
 def on_config(config, **kwargs):
     _use_this_checkout()
     config["nav"] = _walk_nav(config["nav"])
+    for page in notebooks_missing_from_nav(config["nav"]):
+        # a warning fails `mkdocs build --strict`
+        log.warning("%s is not in mkdocs.yml's nav: add it under 'Notebooks'", page)
     return config
 
 

@@ -12,6 +12,7 @@ for executed code cells with outputs, and for size.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -90,3 +91,57 @@ def test_source_runs_in_smoke_mode(source, tmp_path):
         f"{source.name} in smoke mode exited with {done.returncode}\n"
         f"--- stdout (last 3000 chars) ---\n{done.stdout[-3000:]}\n--- stderr ---\n{done.stderr[-3000:]}"
     )
+
+
+def _write_beer_files(folder: Path, num_reviews: int = 60) -> None:
+    """A few reviews in the original BeerAdvocate format (made up), with annotations and word vectors."""
+    rng = __import__("random").Random(0)
+    words = "the beer pours amber with citrus pine nose and a thin head".split()
+    lines, annotations = [], []
+    for _ in range(num_reviews):
+        tokens = [rng.choice(words) for _ in range(rng.randint(5, 20))]
+        ratings = [round(rng.random(), 2) for _ in range(5)]
+        lines.append(" ".join(map(str, ratings)) + "\t" + " ".join(tokens))
+        annotations.append({"x": tokens, "y": ratings, "0": [], "1": [[0, 2]], "2": []})
+    (folder / "reviews.aspect1.train.txt").write_text("\n".join(lines[:40]) + "\n", encoding="utf-8")
+    (folder / "reviews.aspect1.heldout.txt").write_text("\n".join(lines[40:]) + "\n", encoding="utf-8")
+    (folder / "annotations.json").write_text("".join(json.dumps(a) + "\n" for a in annotations[40:]), encoding="utf-8")
+    vectors = [f"{word} " + " ".join(f"{rng.uniform(-1, 1):.3f}" for _ in range(8)) for word in words[:-2]]
+    (folder / "review+wiki.filtered.200.txt").write_text("\n".join(vectors) + "\n", encoding="utf-8")
+
+
+def test_l2x_notebook_trains_on_beer_files_when_they_are_present(tmp_path):
+    """Part 2 of notebooks/l2x.py takes the original-data branch (frozen word vectors) given IMLE_BEER_DIR."""
+    source = NOTEBOOK_DIR / "l2x.py"
+    if not source.exists():
+        pytest.skip("notebooks/l2x.py is not in this checkout")
+    data = tmp_path / "beer"
+    data.mkdir()
+    _write_beer_files(data)
+    env = dict(os.environ, IMLE_NOTEBOOK_SMOKE="1", MPLBACKEND="Agg", IMLE_BEER_DIR=str(data))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, str(source)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"BeerAdvocate files found in {data}" in done.stdout
+    assert "word vectors for 10 of 15 words (frozen, as in the original)" in done.stdout
+    assert "40 training reviews, 20 held out, 20 annotated" in done.stdout
+
+
+def test_every_notebook_is_in_the_docs_nav():
+    """The site lists every executed notebook (docs/hooks.py also warns, failing ``mkdocs build --strict``)."""
+    yaml = pytest.importorskip("yaml")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    class Loader(yaml.SafeLoader):  # mkdocs.yml may hold !!python/name tags: read them as None
+        pass
+
+    Loader.add_multi_constructor("", lambda loader, suffix, node: None)
+    nav = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)["nav"]
+    assert hooks.notebooks_missing_from_nav(nav) == []
+    assert hooks.notebooks_missing_from_nav([{"Home": "index.md"}]) == [
+        f"notebooks/{path.name}" for path in sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    ]
