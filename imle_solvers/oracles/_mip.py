@@ -30,12 +30,16 @@ CP-SAT works on integers only, so real data are scaled by powers of two
   into integers with ``max|a| * 2**s <= 2**53`` and the row's activity
   ``sum_j |a_j| M_j * 2**s <= 2**62``; then ``b`` of a ``<=`` row becomes
   ``floor(b * 2**s)`` — exactly equivalent for integer activities. Other
-  ``<=`` rows are rounded to nearest, coefficients and ``b`` alike, at
-  ``max|a| * 2**s`` close to ``2**40``: each moves by at most
+  ``<=`` rows have their coefficients rounded to nearest at
+  ``max|a| * 2**s`` close to ``2**40``: each moves by ``e_j``, at most
   ``2**-(s+1)``, i.e. ``4.5e-13`` relative to the row's largest
-  coefficient, so a returned ``z`` satisfies the real row to within
-  ``2**-(s+1) * (||z||_1 + 1)`` (and equal floats stay equal: a coefficient
-  equal to ``b`` still fits). Data that cannot be represented this
+  coefficient; the right-hand side becomes
+  ``floor(b * 2**s + sum_j |e_j| M_j)``, so that every ``z`` that satisfies
+  the real row exactly (in real arithmetic on the given floats — e.g.
+  two-decimal weights that sum to the capacity exactly) stays feasible,
+  and a returned ``z`` satisfies the real row to within
+  ``2**-s * (sum_j M_j + 1)`` (``9e-13 * n`` of the row's largest
+  coefficient for binaries). Data that cannot be represented this
   way are refused (:class:`~imle_solvers.errors.InvalidInputError`): an
   equality row that is not exactly representable, or a row whose
   coefficients span so many orders of magnitude that a nonzero one would
@@ -194,8 +198,16 @@ def scale_rows(a: np.ndarray, b: np.ndarray, magnitude: np.ndarray, *, equality:
     limit = 2.0**_ACTIVITY_BITS + 1  # beyond every reachable activity: keeps (in)feasibility
     if equality:
         b_int = np.clip(scaled_b, -limit, limit).astype(np.int64)
-    else:  # floor is exact for exact rows; rounded rows round b like a (equal values stay equal)
-        b_int = np.clip(np.where(exact, np.floor(scaled_b), np.rint(scaled_b)), -limit, limit).astype(np.int64)
+    else:  # floor is exact for exact rows; rounded rows get room for the rounding of their coefficients
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            # (a_int - a 2**s) z is at most sum_j max(e_j lower_j, e_j upper_j) <= sum_j |e_j| M_j: a z <= b
+            # (exactly, in real numbers) implies a_int z <= b 2**s + room; e_j is exact in float64
+            # (|a 2**s| < 2**54), and so is the sum for binary-sized magnitudes.
+            error = a_int.astype(np.float64) - np.ldexp(a, scale[:, None])
+            room = np.abs(error) @ magnitude
+            whole = np.floor(scaled_b)
+            rounded = whole + np.floor((scaled_b - whole) + room)
+        b_int = np.clip(np.where(exact, np.floor(scaled_b), rounded), -limit, limit).astype(np.int64)
     lost = ((a != 0) & (a_int == 0)).any(axis=1)
     problem = None
     bad = lost | (~exact & equality)
