@@ -41,8 +41,8 @@ def test_optimal_against_every_subset(backend):
             assert w @ z <= c and set(np.unique(z)) <= {0.0, 1.0}
             assert v @ z == best_value(v, w, c)
             assert not z[v <= 0].any()  # non-positive values are never selected
-            if backend != "cpsat":
-                np.testing.assert_array_equal(z, lexicographically_smallest_optimum(v, w, c))
+            # every backend, CP-SAT included (exact integer values): the same tie rule
+            np.testing.assert_array_equal(z, lexicographically_smallest_optimum(v, w, c))
             cases += 1
     assert cases == 200
 
@@ -135,6 +135,7 @@ def test_several_dimensions_against_every_subset(backend, dims):
     for v, w, c, z in zip(values, weights, capacity, solutions):
         assert (w @ z <= c).all() and set(np.unique(z)) <= {0.0, 1.0} and not z[v <= 0].any()
         assert v @ z == best_value_d(v, w, c)
+        np.testing.assert_array_equal(z, lexicographic_optimum_d(v, w, c))  # the tie rule of every backend
 
 
 def test_several_dimensions_agree_with_the_ilp_backends():
@@ -298,9 +299,10 @@ def test_branch_and_bound_agrees_with_cpsat_and_the_ilp_backends_on_pyepo_like_i
     bb = im.get_oracle("knapsack", dims=2)(values, weights=weights, capacity=capacity)
     objective = (values * bb).sum(1)
     assert ((bb @ weights.T) <= capacity * (1 + 1e-9)).all()
-    for reference in (im.get_oracle("knapsack", dims=2, backend="cpsat")(values, weights=weights, capacity=capacity),
-                      *(im.get_oracle("ilp", A_ub=weights, b_ub=capacity, backend=b)(values)
-                        for b in ("cpsat", "mip", "cvxpy"))):
+    cpsat = im.get_oracle("knapsack", dims=2, backend="cpsat")(values, weights=weights, capacity=capacity)
+    np.testing.assert_array_equal(bb, cpsat)  # the same optimum, ties included (integer values)
+    for reference in (im.get_oracle("ilp", A_ub=weights, b_ub=capacity, backend=b)(values)
+                      for b in ("cpsat", "mip", "cvxpy")):
         np.testing.assert_array_equal(objective, (values * reference).sum(1))
 
 

@@ -252,8 +252,16 @@ def solve(
     upper: np.ndarray,
     time_limit: float | None = None,
     num_workers: int = 1,
+    lexicographic: bool = False,
 ) -> np.ndarray:
     """Solve one integer linear program; returns ``z`` (float64, integral).
+
+    ``lexicographic`` (CP-SAT, binary variables): among the optima, the
+    lexicographically smallest ``z`` (``z_0 = 0`` whenever an optimum has it,
+    then ``z_1``, ...), by the exact objective ``c_int * 2**n`` minus (for
+    max; plus for min) ``sum_j z_j 2**(n-1-j)`` — applied when the
+    objective scales to integers exactly and ``log2(sum |c_int|) + n <= 61``
+    (int64), else ignored (the optimum CP-SAT finds first).
 
     Raises :class:`InfeasibleError`, :class:`UnboundedError`, or
     :class:`OracleError` when the solver stops without proving optimality.
@@ -271,7 +279,7 @@ def solve(
     a_eq, b_eq = _normalise_rows(a_eq, b_eq)
     if backend == "cpsat":  # scales to integers itself
         z = _solve_cpsat(c, maximize, a_ub, b_ub, a_eq, b_eq, lower, upper, time_limit=time_limit,
-                         num_workers=num_workers)
+                         num_workers=num_workers, lexicographic=lexicographic)
     elif backend == "mip":
         z = _solve_scip(_normalise_objective(c), maximize, a_ub, b_ub, a_eq, b_eq, lower, upper,
                         time_limit=time_limit)
@@ -358,7 +366,27 @@ def _warn_if_loaded_after_tensorflow() -> None:
         )
 
 
-def _solve_cpsat(c, maximize, a_ub, b_ub, a_eq, b_eq, lower, upper, *, time_limit, num_workers):
+def lexicographic_objective(c_int: np.ndarray, exact: bool, maximize: bool, lower, upper) -> np.ndarray | None:
+    """CP-SAT minimisation coefficients whose optimum is the lexicographically
+    smallest optimum of ``c_int`` over binary ``z``, or ``None`` when they do
+    not fit (a rounded objective, non-binary bounds, or more than 61 bits).
+
+    >>> lexicographic_objective(np.array([1, 1]), True, True, np.zeros(2), np.ones(2)).tolist()
+    [-2, -3]
+    """
+    n = c_int.shape[0]
+    if not exact or n > 60 or np.any(lower < 0) or np.any(upper > 1):
+        return None
+    total = int(np.abs(c_int).sum())
+    if total.bit_length() + n > 61:
+        return None
+    sign = -1 if maximize else 1
+    ties = [1 << (n - 1 - j) for j in range(n)]
+    return np.array([sign * (int(v) << n) + t for v, t in zip(c_int.tolist(), ties)], dtype=np.int64)
+
+
+def _solve_cpsat(c, maximize, a_ub, b_ub, a_eq, b_eq, lower, upper, *, time_limit, num_workers,
+                 lexicographic=False):
     _warn_if_loaded_after_tensorflow()
     cp_model = require("ortools.sat.python.cp_model", needed_for="ilp backend 'cpsat'")
     n = c.shape[0]
@@ -391,11 +419,16 @@ def _solve_cpsat(c, maximize, a_ub, b_ub, a_eq, b_eq, lower, upper, *, time_limi
             constraint.vars.extend(support.tolist())
             constraint.coeffs.extend(a_int[row, support].tolist())
             constraint.domain.extend([rhs, rhs] if equality else [low, rhs])
-    c_int, _, _ = scale_objective(c, magnitude)
-    support = np.flatnonzero(c_int)
-    if support.size:
-        proto.objective.vars.extend(support.tolist())
-        proto.objective.coeffs.extend((-c_int[support] if maximize else c_int[support]).tolist())
+    c_int, _, exact = scale_objective(c, magnitude)
+    ordered = lexicographic_objective(c_int, exact, maximize, lower, upper) if lexicographic else None
+    if ordered is not None:
+        proto.objective.vars.extend(range(n))
+        proto.objective.coeffs.extend(ordered.tolist())
+    else:
+        support = np.flatnonzero(c_int)
+        if support.size:
+            proto.objective.vars.extend(support.tolist())
+            proto.objective.coeffs.extend((-c_int[support] if maximize else c_int[support]).tolist())
     solver = cp_model.CpSolver()
     parameters = solver.parameters
     parameters.num_workers = int(num_workers)

@@ -155,12 +155,16 @@ class Knapsack(Oracle):
       integer weights when ``n * (C + 1) <= dp_max_cells`` (5e7),
       ``"bb"`` otherwise (always for ``d > 1``), decided per instance.
 
-    Ties: deterministic. The DP and the branch and bound return the
-    lexicographically smallest optimal indicator (item 0 is left out
-    whenever an optimal solution without it exists, then item 1, ...;
-    "optimal" up to the rounding of the float sums of values); CP-SAT with
-    one worker returns the optimum it finds first, the same on every call,
-    which may be another optimum of equal value.
+    Ties: deterministic, one rule on every backend: the lexicographically
+    smallest optimal indicator (item 0 is left out whenever an optimal
+    solution without it exists, then item 1, ...). The DP and the branch
+    and bound apply it with "optimal" up to the rounding of the float sums
+    of values (exact for integer values); CP-SAT applies it exactly, by the
+    objective ``v_int 2**n - sum_j z_j 2**(n-1-j)``, when the values scale
+    to integers exactly (integer or dyadic values) and
+    ``log2(sum |v_int|) + n <= 61``; otherwise CP-SAT (one worker) returns
+    the optimum it finds first, the same on every call, which may be
+    another optimum of equal value.
 
     Args:
         backend: ``"auto"``, ``"dp"`` (one capacity dimension only),
@@ -369,7 +373,7 @@ class Knapsack(Oracle):
                     "cpsat", values[i], maximize=True,
                     a_ub=weights[i], b_ub=capacity[i], a_eq=None, b_eq=None,
                     lower=np.zeros(n), upper=useful.astype(np.float64),
-                    time_limit=self.time_limit, num_workers=self.num_workers,
+                    time_limit=self.time_limit, num_workers=self.num_workers, lexicographic=True,
                 )
             except Exception as error:  # noqa: BLE001 - reported with the instance's index
                 raise InstanceFailure(int(i)) from error
