@@ -199,8 +199,8 @@ class Knapsack(Oracle):
     name = "knapsack"
     complexity_doc = ("O(n C) time and memory (DP, one dimension, integer weights; measured 70 µs per instance at "
                       "n = 50, C ~ 1,250); NP-hard in general: compiled branch and bound, worst case exponential "
-                      "(measured 13 µs per instance on PyEPO's 32-item knapsacks with real weights in one dimension, "
-                      "29 µs in two, 2 shared cores at load 1.6), CP-SAT past bb_node_limit nodes (1.6-2.2 ms per "
+                      "(measured 14 µs per instance on PyEPO's 32-item knapsacks with real weights in one dimension, "
+                      "30 µs in two, 2 shared cores at load 0.5), CP-SAT past bb_node_limit nodes (2.3-3.3 ms per "
                       "instance there)")
     sense = "max"
     event_ndim = 1
