@@ -24,9 +24,9 @@ Problems:
   ``pyepo.data.knapsack.genData(2000, 5, 32, dim=2)`` (generator defaults:
   ``deg=1``, no noise), capacity 20 per dimension (PyEPO's notebooks).
   PyEPO: ``pyepo.model.ort.knapsackModel`` (OR-Tools SCIP). Ours:
-  ``knapsack`` with ``(d, n)`` weights when available, else ``ilp`` (CP-SAT)
-  with the same constraints, in integer hundredths (PyEPO's weights have two
-  decimals; see ``Problem``). Linear models predict negative values; both
+  ``knapsack`` with ``(d, n)`` weights (``dims=2``; the compiled branch and
+  bound) when available, else ``ilp`` (CP-SAT) with the same constraints,
+  on PyEPO's own two-decimal float weights (see ``Problem``). Linear models predict negative values; both
   sides accept them.
 
 Methods and their settings (PyEPO's notebook and docs): SPO+; DPO
@@ -79,10 +79,10 @@ class Problem:
             weights, x, c = pyepo.data.knapsack.genData(train + test, 5, 32, dim=2, seed=seed)
             capacity = np.array([20.0, 20.0])
             self.optmodel = knapsackModel(weights, capacity)
-            # PyEPO's weights are hundredths (choice(300..800) / 100): in integer hundredths the feasible set is
-            # exact; as binary floats a selection that fills a capacity exactly (20.00) can sum to 20.000000000000004
-            # and an exact solver must refuse it, while SCIP's 1e-6 feasibility tolerance admits it
-            self.oracle, self.oracle_name = self._knapsack(np.round(weights * 100), capacity * 100)
+            # PyEPO's own float weights (hundredths, 3.00-7.99): the knapsack oracle's feasibility rule
+            # (sum <= C * (1 + 1e-9)) admits a selection that fills a capacity exactly in decimal, as SCIP's 1e-6
+            # tolerance does; the compiled branch and bound solves them
+            self.oracle, self.oracle_name = self._knapsack(weights, capacity)
         else:
             raise ValueError(f"unknown problem {name!r}")
         self.x = torch.tensor(x, dtype=torch.float32)
@@ -116,10 +116,10 @@ class Problem:
 
     def _knapsack(self, weights, capacity):
         try:
-            oracle = im.get_oracle("knapsack")
+            oracle = im.get_oracle("knapsack", dims=weights.shape[0])  # (d, n) weights for every batch size
             oracle(np.ones((1, weights.shape[1])), weights=weights, capacity=capacity)
             self.data = {"weights": weights, "capacity": capacity}
-            return oracle, "knapsack (d x n weights)"
+            return oracle, "knapsack (d x n weights, branch and bound)"
         except (im.InvalidInputError, im.OracleError):
             oracle = im.get_oracle("ilp", sense="max", A_ub=weights, b_ub=capacity)
             return oracle, "ilp (CP-SAT)"

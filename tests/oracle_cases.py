@@ -190,12 +190,14 @@ def check_knapsack(oracle, theta, data, z):
         chosen = z[i] == 1
         assert (theta[i][chosen] > 0).all(), f"instance {i}: an item with a non-positive value was selected"
         for row, limit in zip(weights[i], capacity[i]):
-            assert math.fsum(row[chosen].tolist()) <= limit, f"instance {i}: over capacity"
+            # the oracle's feasibility rule: sum <= C * (1 + 1e-9)
+            assert math.fsum(row[chosen].tolist()) <= limit * (1 + 1e-9), f"instance {i}: over capacity"
         values = normalised(theta[i])
         best = 0.0
         for subset in itertools.product((0.0, 1.0), repeat=theta.shape[1]):
             subset = np.array(subset)
-            if all(math.fsum((row * subset).tolist()) <= limit for row, limit in zip(weights[i], capacity[i])):
+            if all(math.fsum((row * subset).tolist()) <= limit * (1 + 1e-9)
+                   for row, limit in zip(weights[i], capacity[i])):
                 best = max(best, dot(values, subset))
         assert dot(values, z[i]) >= best - CPSAT_RTOL * theta.shape[1], f"instance {i}: knapsack value below the optimum"
 

@@ -41,8 +41,8 @@ def test_optimal_against_every_subset(backend):
             assert w @ z <= c and set(np.unique(z)) <= {0.0, 1.0}
             assert v @ z == best_value(v, w, c)
             assert not z[v <= 0].any()  # non-positive values are never selected
-            if backend != "cpsat":
-                np.testing.assert_array_equal(z, lexicographically_smallest_optimum(v, w, c))
+            # every backend, CP-SAT included (exact integer values): the same tie rule
+            np.testing.assert_array_equal(z, lexicographically_smallest_optimum(v, w, c))
             cases += 1
     assert cases == 200
 
@@ -96,7 +96,10 @@ def test_input_errors_name_the_batch_index():
                                                    r"\(4,\) and capacity of shape \(\)"):
         oracle(values, weights=np.ones(4), capacity=2)
     with pytest.raises(im.InvalidInputError, match=r"batch index \(0,\).*too many orders of magnitude"):
-        oracle(values[:1], weights=np.array([[1e-20, 0.5, 1e3]]), capacity=2.5)
+        im.get_oracle("knapsack", backend="cpsat")(values[:1], weights=np.array([[1e-20, 0.5, 1e3]]), capacity=2.5)
+    # the branch and bound ("auto") takes such weights as they are
+    np.testing.assert_array_equal(oracle(values[:1], weights=np.array([[1e-20, 0.5, 1e3]]), capacity=2.5),
+                                  [[1.0, 1.0, 0.0]])
     with pytest.raises(im.InvalidInputError, match="backend"):
         im.get_oracle("knapsack", backend="greedy")
 
@@ -120,7 +123,7 @@ def best_value_d(values, weights, capacity):
     return (all_z[feasible] @ values).max()
 
 
-@pytest.mark.parametrize("backend", ["auto", "cpsat"])
+@pytest.mark.parametrize("backend", ["auto", "bb", "cpsat"])
 @pytest.mark.parametrize("dims", [2, 3])
 def test_several_dimensions_against_every_subset(backend, dims):
     rng = np.random.default_rng(41 + dims)
@@ -132,6 +135,7 @@ def test_several_dimensions_against_every_subset(backend, dims):
     for v, w, c, z in zip(values, weights, capacity, solutions):
         assert (w @ z <= c).all() and set(np.unique(z)) <= {0.0, 1.0} and not z[v <= 0].any()
         assert v @ z == best_value_d(v, w, c)
+        np.testing.assert_array_equal(z, lexicographic_optimum_d(v, w, c))  # the tie rule of every backend
 
 
 def test_several_dimensions_agree_with_the_ilp_backends():
@@ -212,3 +216,101 @@ def test_several_dimensions_containers_and_batches(dtype):
         tensor = oracle(torch.from_numpy(batch), weights=torch.from_numpy(weights), capacity=torch.from_numpy(capacity))
         assert isinstance(tensor, torch.Tensor)
         np.testing.assert_array_equal(tensor.numpy(), out)
+
+
+# ---------------------------------------------------------------------- #
+# Real weights: the feasibility rule and the branch and bound
+# ---------------------------------------------------------------------- #
+# PyEPO's knapsack.genData(1000, 5, 32, dim=2, deg=4, noise_width=0.5, seed=43): the shared weights and the
+# values of instance 205, where an optimal selection fills the first capacity (20) exactly: its float weights
+# sum to exactly 20, yet CP-SAT's rounded rows refused it (value 15 instead of SCIP's 16).
+PYEPO_WEIGHTS = np.array([
+    [6.24, 6.2, 5.55, 6.05, 5.77, 3.58, 3.16, 6.07, 4.45, 4.87, 6.47, 7.5, 6.66, 7.14, 6.43, 6.2, 5.91, 6.83, 7.34,
+     6.79, 7.59, 3.89, 7.49, 6.67, 3.34, 6.31, 4.94, 5.27, 6.73, 4.32, 5.92, 5.4],
+    [6.73, 5.04, 5.16, 5.52, 4.75, 3.32, 5.02, 6.16, 6.68, 3.73, 7.18, 6.04, 7.36, 7.52, 6.76, 3.28, 3.73, 4.35, 6.17,
+     3.84, 6.03, 4.04, 4.81, 7.16, 5.59, 7.18, 4.69, 7.91, 7.09, 7.13, 7.96, 4.18]])
+PYEPO_VALUES_205 = np.array([1, 2, 2, 2, 3, 3, 4, 1, 2, 2, 5, 3, 3, 2, 1, 2, 1, 2, 5, 4, 2, 2, 3, 2, 2, 3, 2, 2, 2, 2,
+                             1, 1], dtype=float)
+
+
+@pytest.mark.parametrize("backend", ["auto", "bb", "cpsat"])
+def test_a_selection_that_fills_the_capacity_exactly_is_feasible(backend):
+    capacity = np.array([20.0, 20.0])
+    z = im.get_oracle("knapsack", dims=2, backend=backend)(PYEPO_VALUES_205, weights=PYEPO_WEIGHTS, capacity=capacity)
+    assert PYEPO_VALUES_205 @ z == 16.0  # SCIP's (PyEPO's knapsackModel) optimum
+    assert (PYEPO_WEIGHTS @ z <= capacity * (1 + 1e-9)).all()
+
+
+@pytest.mark.parametrize("backend", ["cpsat", "mip", "cvxpy"])
+def test_ilp_rounded_rows_keep_exactly_feasible_points(backend):
+    capacity = np.array([20.0, 20.0])
+    z = im.get_oracle("ilp", A_ub=PYEPO_WEIGHTS, b_ub=capacity, backend=backend)(PYEPO_VALUES_205)
+    assert PYEPO_VALUES_205 @ z == 16.0
+
+
+@pytest.mark.parametrize("backend", ["auto", "bb", "cpsat"])
+def test_decimal_weights_that_overshoot_in_floating_point_still_fit(backend):
+    # 0.1 + 0.2 > 0.3 in float64 (and in exact arithmetic on those floats): within the 1e-9 relative rule
+    values = np.array([[1.0, 1.0, 1.5]])
+    z = im.get_oracle("knapsack", backend=backend)(values, weights=np.array([0.1, 0.2, 0.3]), capacity=0.3)
+    np.testing.assert_array_equal(z, [[1.0, 1.0, 0.0]])
+
+
+def lexicographic_optimum_d(values, weights, capacity):
+    all_z = subsets(len(values))
+    feasible = (all_z @ weights.T <= capacity * (1 + 1e-9)).all(axis=1)
+    scores = np.where(feasible, all_z @ values, -np.inf)
+    return all_z[np.flatnonzero(scores == scores.max())[0]]
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_branch_and_bound_returns_the_lexicographically_smallest_optimum(dims):
+    rng = np.random.default_rng(100 + dims)
+    oracle = im.get_oracle("knapsack", backend="bb")
+    checked = 0
+    for n in (1, 4, 9, 12):
+        values = rng.integers(-1, 6, size=(15, n)).astype(float)  # small integers: many ties
+        weights = np.round(rng.uniform(0, 8, size=(15, dims, n)), 2)  # two decimals, as PyEPO's
+        capacity = np.round(rng.uniform(0, 3 * n, size=(15, dims)), 1)
+        for v, w, c, z in zip(values, weights, capacity, oracle(values, weights=weights, capacity=capacity)):
+            np.testing.assert_array_equal(z, lexicographic_optimum_d(v, w, c))
+            checked += 1
+    assert checked == 60
+
+
+def test_branch_and_bound_matches_the_dp_on_integer_weights():
+    rng = np.random.default_rng(7)
+    values = rng.integers(-2, 9, size=(40, 10)).astype(float)
+    weights = rng.integers(0, 7, size=(40, 10)).astype(float)
+    capacity = rng.integers(0, 25, size=40).astype(float)
+    np.testing.assert_array_equal(im.get_oracle("knapsack", backend="bb")(values, weights=weights, capacity=capacity),
+                                  im.get_oracle("knapsack", backend="dp")(values, weights=weights, capacity=capacity))
+
+
+def pyepo_like(rng, batch, n=32):
+    weights = np.round(rng.uniform(3.0, 8.0, size=(2, n)), 2)  # 3.00-7.99, shared
+    values = np.ceil(rng.uniform(0, 6, size=(batch, n)))
+    return values, weights, np.array([20.0, 20.0])
+
+
+def test_branch_and_bound_agrees_with_cpsat_and_the_ilp_backends_on_pyepo_like_instances():
+    rng = np.random.default_rng(2026)
+    values, weights, capacity = pyepo_like(rng, 40)
+    bb = im.get_oracle("knapsack", dims=2)(values, weights=weights, capacity=capacity)
+    objective = (values * bb).sum(1)
+    assert ((bb @ weights.T) <= capacity * (1 + 1e-9)).all()
+    cpsat = im.get_oracle("knapsack", dims=2, backend="cpsat")(values, weights=weights, capacity=capacity)
+    np.testing.assert_array_equal(bb, cpsat)  # the same optimum, ties included (integer values)
+    for reference in (im.get_oracle("ilp", A_ub=weights, b_ub=capacity, backend=b)(values)
+                      for b in ("cpsat", "mip", "cvxpy")):
+        np.testing.assert_array_equal(objective, (values * reference).sum(1))
+
+
+def test_node_limit_hands_the_instance_to_cpsat():
+    rng = np.random.default_rng(3)
+    values, weights, capacity = pyepo_like(rng, 10)
+    limited = im.get_oracle("knapsack", dims=2, bb_node_limit=1)(values, weights=weights, capacity=capacity)
+    cpsat = im.get_oracle("knapsack", dims=2, backend="cpsat")(values, weights=weights, capacity=capacity)
+    np.testing.assert_array_equal(limited, cpsat)  # every instance needed more than one node: CP-SAT's answers
+    with pytest.raises(im.InvalidInputError, match="bb_node_limit"):
+        im.get_oracle("knapsack", bb_node_limit=0)

@@ -217,7 +217,8 @@ def test_cli_shows_one_oracles_options_data_and_complexity(capsys):
     assert main(["oracles", "knapsack"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("knapsack\n")
-    assert "get_oracle('knapsack', backend='auto', dp_max_cells=50000000.0, time_limit=None, num_workers=1, dims=None)" in out
+    assert ("get_oracle('knapsack', backend='auto', dp_max_cells=50000000.0, time_limit=None, num_workers=1, dims=None, "
+            "bb_node_limit=200000)") in out
     assert "weights (1-d per instance, required), capacity (scalar per instance, required): " \
            "oracle(theta, weights=..., capacity=...)" in out
     assert "O(n C)" in out and "runner='serial', timeout=None" in out

@@ -30,12 +30,16 @@ CP-SAT works on integers only, so real data are scaled by powers of two
   into integers with ``max|a| * 2**s <= 2**53`` and the row's activity
   ``sum_j |a_j| M_j * 2**s <= 2**62``; then ``b`` of a ``<=`` row becomes
   ``floor(b * 2**s)`` — exactly equivalent for integer activities. Other
-  ``<=`` rows are rounded to nearest, coefficients and ``b`` alike, at
-  ``max|a| * 2**s`` close to ``2**40``: each moves by at most
+  ``<=`` rows have their coefficients rounded to nearest at
+  ``max|a| * 2**s`` close to ``2**40``: each moves by ``e_j``, at most
   ``2**-(s+1)``, i.e. ``4.5e-13`` relative to the row's largest
-  coefficient, so a returned ``z`` satisfies the real row to within
-  ``2**-(s+1) * (||z||_1 + 1)`` (and equal floats stay equal: a coefficient
-  equal to ``b`` still fits). Data that cannot be represented this
+  coefficient; the right-hand side becomes
+  ``floor(b * 2**s + sum_j |e_j| M_j)``, so that every ``z`` that satisfies
+  the real row exactly (in real arithmetic on the given floats — e.g.
+  two-decimal weights that sum to the capacity exactly) stays feasible,
+  and a returned ``z`` satisfies the real row to within
+  ``2**-s * (sum_j M_j + 1)`` (``9e-13 * n`` of the row's largest
+  coefficient for binaries). Data that cannot be represented this
   way are refused (:class:`~imle_solvers.errors.InvalidInputError`): an
   equality row that is not exactly representable, or a row whose
   coefficients span so many orders of magnitude that a nonzero one would
@@ -194,8 +198,16 @@ def scale_rows(a: np.ndarray, b: np.ndarray, magnitude: np.ndarray, *, equality:
     limit = 2.0**_ACTIVITY_BITS + 1  # beyond every reachable activity: keeps (in)feasibility
     if equality:
         b_int = np.clip(scaled_b, -limit, limit).astype(np.int64)
-    else:  # floor is exact for exact rows; rounded rows round b like a (equal values stay equal)
-        b_int = np.clip(np.where(exact, np.floor(scaled_b), np.rint(scaled_b)), -limit, limit).astype(np.int64)
+    else:  # floor is exact for exact rows; rounded rows get room for the rounding of their coefficients
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            # (a_int - a 2**s) z is at most sum_j max(e_j lower_j, e_j upper_j) <= sum_j |e_j| M_j: a z <= b
+            # (exactly, in real numbers) implies a_int z <= b 2**s + room; e_j is exact in float64
+            # (|a 2**s| < 2**54), and so is the sum for binary-sized magnitudes.
+            error = a_int.astype(np.float64) - np.ldexp(a, scale[:, None])
+            room = np.abs(error) @ magnitude
+            whole = np.floor(scaled_b)
+            rounded = whole + np.floor((scaled_b - whole) + room)
+        b_int = np.clip(np.where(exact, np.floor(scaled_b), rounded), -limit, limit).astype(np.int64)
     lost = ((a != 0) & (a_int == 0)).any(axis=1)
     problem = None
     bad = lost | (~exact & equality)
@@ -240,8 +252,16 @@ def solve(
     upper: np.ndarray,
     time_limit: float | None = None,
     num_workers: int = 1,
+    lexicographic: bool = False,
 ) -> np.ndarray:
     """Solve one integer linear program; returns ``z`` (float64, integral).
+
+    ``lexicographic`` (CP-SAT, binary variables): among the optima, the
+    lexicographically smallest ``z`` (``z_0 = 0`` whenever an optimum has it,
+    then ``z_1``, ...), by the exact objective ``c_int * 2**n`` minus (for
+    max; plus for min) ``sum_j z_j 2**(n-1-j)`` — applied when the
+    objective scales to integers exactly and ``log2(sum |c_int|) + n <= 61``
+    (int64), else ignored (the optimum CP-SAT finds first).
 
     Raises :class:`InfeasibleError`, :class:`UnboundedError`, or
     :class:`OracleError` when the solver stops without proving optimality.
@@ -259,7 +279,7 @@ def solve(
     a_eq, b_eq = _normalise_rows(a_eq, b_eq)
     if backend == "cpsat":  # scales to integers itself
         z = _solve_cpsat(c, maximize, a_ub, b_ub, a_eq, b_eq, lower, upper, time_limit=time_limit,
-                         num_workers=num_workers)
+                         num_workers=num_workers, lexicographic=lexicographic)
     elif backend == "mip":
         z = _solve_scip(_normalise_objective(c), maximize, a_ub, b_ub, a_eq, b_eq, lower, upper,
                         time_limit=time_limit)
@@ -346,7 +366,27 @@ def _warn_if_loaded_after_tensorflow() -> None:
         )
 
 
-def _solve_cpsat(c, maximize, a_ub, b_ub, a_eq, b_eq, lower, upper, *, time_limit, num_workers):
+def lexicographic_objective(c_int: np.ndarray, exact: bool, maximize: bool, lower, upper) -> np.ndarray | None:
+    """CP-SAT minimisation coefficients whose optimum is the lexicographically
+    smallest optimum of ``c_int`` over binary ``z``, or ``None`` when they do
+    not fit (a rounded objective, non-binary bounds, or more than 61 bits).
+
+    >>> lexicographic_objective(np.array([1, 1]), True, True, np.zeros(2), np.ones(2)).tolist()
+    [-2, -3]
+    """
+    n = c_int.shape[0]
+    if not exact or n > 60 or np.any(lower < 0) or np.any(upper > 1):
+        return None
+    total = int(np.abs(c_int).sum())
+    if total.bit_length() + n > 61:
+        return None
+    sign = -1 if maximize else 1
+    ties = [1 << (n - 1 - j) for j in range(n)]
+    return np.array([sign * (int(v) << n) + t for v, t in zip(c_int.tolist(), ties)], dtype=np.int64)
+
+
+def _solve_cpsat(c, maximize, a_ub, b_ub, a_eq, b_eq, lower, upper, *, time_limit, num_workers,
+                 lexicographic=False):
     _warn_if_loaded_after_tensorflow()
     cp_model = require("ortools.sat.python.cp_model", needed_for="ilp backend 'cpsat'")
     n = c.shape[0]
@@ -379,11 +419,16 @@ def _solve_cpsat(c, maximize, a_ub, b_ub, a_eq, b_eq, lower, upper, *, time_limi
             constraint.vars.extend(support.tolist())
             constraint.coeffs.extend(a_int[row, support].tolist())
             constraint.domain.extend([rhs, rhs] if equality else [low, rhs])
-    c_int, _, _ = scale_objective(c, magnitude)
-    support = np.flatnonzero(c_int)
-    if support.size:
-        proto.objective.vars.extend(support.tolist())
-        proto.objective.coeffs.extend((-c_int[support] if maximize else c_int[support]).tolist())
+    c_int, _, exact = scale_objective(c, magnitude)
+    ordered = lexicographic_objective(c_int, exact, maximize, lower, upper) if lexicographic else None
+    if ordered is not None:
+        proto.objective.vars.extend(range(n))
+        proto.objective.coeffs.extend(ordered.tolist())
+    else:
+        support = np.flatnonzero(c_int)
+        if support.size:
+            proto.objective.vars.extend(support.tolist())
+            proto.objective.coeffs.extend((-c_int[support] if maximize else c_int[support]).tolist())
     solver = cp_model.CpSolver()
     parameters = solver.parameters
     parameters.num_workers = int(num_workers)

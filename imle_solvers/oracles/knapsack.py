@@ -1,5 +1,6 @@
 """The 0/1 knapsack: the ``knapsack`` oracle (a compiled dynamic program over
-integer weights, OR-Tools CP-SAT otherwise)."""
+integer weights, a compiled branch and bound for real weights and several
+dimensions, OR-Tools CP-SAT)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,24 @@ import math
 import numpy as np
 
 from . import _mip
-from ._deps import compiled
+from ._deps import compiled, require
 from .base import InstanceFailure, Oracle
 
 __all__ = ["Knapsack"]
 
-_BACKENDS = ("auto", "dp", "cpsat")
+_BACKENDS = ("auto", "dp", "bb", "cpsat")
 _DP_HARD_LIMIT = 2e9  # table cells (bytes) a forced DP may allocate
+CAPACITY_RTOL = 1e-9  # a selection fits when sum_j w_kj z_j <= C_k * (1 + CAPACITY_RTOL) in every dimension
+
+
+def widened(capacity: np.ndarray) -> np.ndarray:
+    """The capacities every backend solves with: ``C * (1 + 1e-9)`` (the
+    feasibility rule of :class:`Knapsack`).
+
+    >>> float(widened(np.array([20.0]))[0])
+    20.00000002
+    """
+    return np.asarray(capacity, dtype=np.float64) * (1.0 + CAPACITY_RTOL)
 
 
 def _dp_chunk(values, weights, capacities, use, z):  # pragma: no cover - compiled by numba
@@ -104,15 +116,35 @@ class Knapsack(Oracle):
     with a non-positive value is never needed for an optimum and is never
     selected; nor is an item heavier than a capacity.
 
+    Feasibility rule: a selection fits when, in every dimension,
+    ``sum_j W_kj z_j <= C_k * (1 + 1e-9)``. Real weights such as PyEPO's
+    two-decimal ones do not sum exactly in floating point (``0.1 + 0.2 >
+    0.3``), so a selection that fills a capacity exactly in decimal could
+    otherwise be refused, and the answer be worse than the optimum a
+    tolerant solver (SCIP, HiGHS, about 1e-6) reports. Every backend solves
+    with the widened capacity; sums of weights are float64 (error about
+    ``n * 1e-16`` of the capacity, far inside the tolerance), so backends can
+    only disagree on a selection whose weight lies within that rounding of
+    ``C * (1 + 1e-9)``.
+
     Backends:
 
     * ``"dp"``: a dynamic program over integer capacities, compiled with
       numba (releases the GIL), ``O(n * C)`` time and ``n * C`` bytes. Needs
       integer weights (floats with integer values are fine); the capacity
-      is used as ``floor(C)``, which is exact for integer weights, and
+      is used as ``floor(C * (1 + 1e-9))``, which is exact for integer weights, and
       reduced to the total weight of the useful items. Exact. Values are
       scaled by a power of two per instance (exactly), so that sums of
       values near the float64 maximum do not overflow.
+    * ``"bb"``: depth-first branch and bound compiled with numba (one call
+      for the whole chunk, releases the GIL), any number of dimensions and
+      real weights: branching on the items in index order, the bound the
+      smallest over the dimensions of the fractional (LP) bound of that
+      dimension alone, a greedy start; see
+      :mod:`imle_solvers.oracles._knapsack_numba`. Exact up to float64 sums
+      of values; worst case exponential, so an instance that needs more than
+      ``bb_node_limit`` nodes is solved by CP-SAT instead (never a
+      non-optimal answer).
     * ``"cpsat"``: OR-Tools CP-SAT (one worker by default) with the value
       objective scaled to integers — exactly for integer values, otherwise
       to about 1e9 for the largest value, within ``1.9e-9 * n * max(theta)``
@@ -121,18 +153,22 @@ class Knapsack(Oracle):
       largest weight; see :class:`~imle_solvers.oracles.ILP`.
     * ``"auto"`` (default): ``"dp"`` for one capacity dimension with
       integer weights when ``n * (C + 1) <= dp_max_cells`` (5e7),
-      ``"cpsat"`` otherwise (always for ``d > 1``), decided per instance.
+      ``"bb"`` otherwise (always for ``d > 1``), decided per instance.
 
-    Ties: deterministic. The DP returns the lexicographically smallest
-    optimal indicator (item 0 is left out whenever an optimal solution
-    without it exists, then item 1, ...; "optimal" up to the rounding of
-    the float sums of values); CP-SAT with one worker returns the optimum
-    it finds first, the same on every call. The two may pick different
-    optima of equal value.
+    Ties: deterministic, one rule on every backend: the lexicographically
+    smallest optimal indicator (item 0 is left out whenever an optimal
+    solution without it exists, then item 1, ...). The DP and the branch
+    and bound apply it with "optimal" up to the rounding of the float sums
+    of values (exact for integer values); CP-SAT applies it exactly, by the
+    objective ``v_int 2**n - sum_j z_j 2**(n-1-j)``, when the values scale
+    to integers exactly (integer or dyadic values) and
+    ``log2(sum |v_int|) + n <= 61``; otherwise CP-SAT (one worker) returns
+    the optimum it finds first, the same on every call, which may be
+    another optimum of equal value.
 
     Args:
-        backend: ``"auto"``, ``"dp"`` (one capacity dimension only) or
-            ``"cpsat"``.
+        backend: ``"auto"``, ``"dp"`` (one capacity dimension only),
+            ``"bb"`` or ``"cpsat"``.
         dp_max_cells: the largest ``n * (C + 1)`` solved by the DP under
             ``"auto"``.
         time_limit: seconds per CP-SAT solve (:class:`OracleError` when it
@@ -140,6 +176,8 @@ class Knapsack(Oracle):
         num_workers: CP-SAT search workers per instance.
         dims: the number of capacity dimensions, or ``None`` to read it
             from the shapes of each call.
+        bb_node_limit: the most search nodes the branch and bound spends on
+            one instance before handing it to CP-SAT.
 
     Example:
         >>> import numpy as np
@@ -160,19 +198,21 @@ class Knapsack(Oracle):
 
     name = "knapsack"
     complexity_doc = ("O(n C) time and memory (DP, one dimension, integer weights; measured 70 µs per instance at "
-                      "n = 50, C ~ 1,250); NP-hard in general (CP-SAT; measured 9-12 ms per instance on PyEPO's "
-                      "32-item knapsacks with real weights, one or two dimensions, 2 shared cores at load 8)")
+                      "n = 50, C ~ 1,250); NP-hard in general: compiled branch and bound, worst case exponential "
+                      "(measured 14 µs per instance on PyEPO's 32-item knapsacks with real weights in one dimension, "
+                      "30 µs in two, 2 shared cores at load 0.5), CP-SAT past bb_node_limit nodes (2.3-3.3 ms per "
+                      "instance there)")
     sense = "max"
     event_ndim = 1
     # The one-dimensional form; with dims=d the instance declares {"weights": 2, "capacity": 1}.
     instance_data = {"weights": 1, "capacity": 0}
     required_data = frozenset({"weights", "capacity"})
-    backend = "dp|cpsat (auto)"
+    backend = "dp|bb|cpsat (auto)"
     dependencies = ("numba", "ortools")
     event_doc = "(n,)"
 
     def __init__(self, *, backend: str = "auto", dp_max_cells: float = 5e7, time_limit: float | None = None,
-                 num_workers: int = 1, dims: int | None = None):
+                 num_workers: int = 1, dims: int | None = None, bb_node_limit: int = 200_000):
         if backend not in _BACKENDS:
             raise self.invalid(f"expected backend in {_BACKENDS}, but found {backend!r}")
         if not (isinstance(dp_max_cells, (int, float)) and dp_max_cells >= 0):
@@ -182,6 +222,8 @@ class Knapsack(Oracle):
             raise self.invalid(problem)
         if dims is not None and not (isinstance(dims, (int, np.integer)) and not isinstance(dims, bool) and dims >= 1):
             raise self.invalid(f"expected dims to be a positive int or None, but found {dims!r}")
+        if isinstance(bb_node_limit, bool) or not isinstance(bb_node_limit, (int, np.integer)) or bb_node_limit < 1:
+            raise self.invalid(f"expected bb_node_limit to be a positive int, but found {bb_node_limit!r}")
         if backend == "dp" and dims is not None and dims > 1:
             raise self.invalid(f"backend 'dp' solves one capacity dimension, but dims={dims}; use 'auto' or 'cpsat'")
         self.backend = backend
@@ -189,6 +231,7 @@ class Knapsack(Oracle):
         self.time_limit = None if time_limit is None else float(time_limit)
         self.num_workers = int(num_workers)
         self.dims = None if dims is None else int(dims)
+        self.bb_node_limit = int(bb_node_limit)
         if self.dims is not None and self.dims > 1:
             self.instance_data = {"weights": 2, "capacity": 1}
 
@@ -258,7 +301,7 @@ class Knapsack(Oracle):
         """Per instance (one capacity dimension): integral weights?, the DP
         capacity, the DP table size."""
         weights = np.asarray(weights, dtype=np.float64)
-        capacity = np.asarray(capacity, dtype=np.float64)
+        capacity = widened(capacity)
         integral = np.all((weights == np.floor(weights)) & (weights <= 2.0**53), axis=1)
         useful = (np.asarray(theta) > 0) & (weights <= capacity[:, None])
         reachable = np.where(useful, weights, 0.0).sum(axis=1)
@@ -269,7 +312,7 @@ class Knapsack(Oracle):
     def _uses_dp(self, theta, weights, capacity):
         """Per instance of a chunk with data ``(m, d, n)``, ``(m, d)``: solved by the DP?"""
         m = theta.shape[0]
-        if weights.shape[1] != 1 or self.backend == "cpsat":
+        if weights.shape[1] != 1 or self.backend in ("cpsat", "bb"):
             return np.zeros(m, bool), None
         integral, dp_capacity, cells = self._plan(theta, weights[:, 0], capacity[:, 0])
         if self.backend == "dp":
@@ -290,10 +333,12 @@ class Knapsack(Oracle):
                                       "use backend 'auto' or 'cpsat'")
             self.first_bad(cells > _DP_HARD_LIMIT, f"backend 'dp' would need a table of more than "
                                                    f"{_DP_HARD_LIMIT:.0e} cells; use backend 'auto' or 'cpsat'")
+        if self.backend != "cpsat":  # "bb" and "auto" hand CP-SAT only what the search gives up on
+            return
         integral = (weights == np.floor(weights)).reshape(m, -1).all(axis=1)
         for instance in np.flatnonzero(~use_dp & ~integral):
             w = np.asarray(weights[instance], dtype=np.float64)
-            _, _, problem = _mip.scale_rows(w, np.asarray(capacity[instance], np.float64),
+            _, _, problem = _mip.scale_rows(w, widened(capacity[instance]),
                                             np.ones(w.shape[1]), equality=False)
             if problem is not None:
                 bad = np.zeros(m, bool)
@@ -306,19 +351,29 @@ class Knapsack(Oracle):
         capacity = np.asarray(capacity, dtype=np.float64)  # (m, d)
         m, n = values.shape
         use_dp, plan = self._uses_dp(values, weights, capacity)
+        capacity = widened(capacity)  # the feasibility rule, on every backend (the plan widens its own)
         z = np.zeros((m, n), dtype=np.float64)
         if use_dp.any():
             _, dp_capacity, _ = plan
             int_weights = np.where(use_dp[:, None], weights[:, 0], 0.0).astype(np.int64)
             _kernel(_normalised(values), int_weights, np.where(use_dp, dp_capacity, 0).astype(np.int64), use_dp, z)
-        for i in np.flatnonzero(~use_dp):
+        solved = use_dp.copy()
+        if self.backend != "cpsat" and not solved.all():
+            require("numba", needed_for="knapsack backend 'bb'")
+            from ._knapsack_numba import solve_knapsack_chunk
+
+            done = np.zeros(m, bool)
+            solve_knapsack_chunk(_normalised(values), np.ascontiguousarray(weights), capacity, ~solved,
+                                 self.bb_node_limit, z, done)
+            solved |= done
+        for i in np.flatnonzero(~solved):
             useful = (values[i] > 0) & (weights[i] <= capacity[i][:, None]).all(axis=0)
             try:
                 z[i] = _mip.solve(
                     "cpsat", values[i], maximize=True,
                     a_ub=weights[i], b_ub=capacity[i], a_eq=None, b_eq=None,
                     lower=np.zeros(n), upper=useful.astype(np.float64),
-                    time_limit=self.time_limit, num_workers=self.num_workers,
+                    time_limit=self.time_limit, num_workers=self.num_workers, lexicographic=True,
                 )
             except Exception as error:  # noqa: BLE001 - reported with the instance's index
                 raise InstanceFailure(int(i)) from error
@@ -326,4 +381,5 @@ class Knapsack(Oracle):
 
     def __repr__(self):
         dims = "" if self.dims is None else f", dims={self.dims}"
+        dims += "" if self.bb_node_limit == 200_000 else f", bb_node_limit={self.bb_node_limit}"
         return f"Knapsack(backend={self.backend!r}{dims})"
