@@ -102,6 +102,18 @@ def same_objective(label: str, mine: np.ndarray, theirs: np.ndarray, rtol: float
         raise AssertionError(f"{label}: instance {i} has objective {theirs[i]!r}, ours {mine[i]!r}")
 
 
+def pyepo_loop(model, costs, count: int) -> Callable[[], np.ndarray]:
+    """A run of PyEPO's own protocol: ``model`` solves ``costs[:count]`` one at
+    a time (``setObj``, ``solve``); the run returns their objectives."""
+    def run():
+        objectives = np.empty(count)
+        for i in range(count):
+            model.setObj(costs[i])
+            _, objectives[i] = model.solve()
+        return objectives
+    return run
+
+
 # ---------------------------------------------------------------------- #
 # Shortest paths
 # ---------------------------------------------------------------------- #
@@ -244,13 +256,6 @@ def _shortest_path_case(args, reference, previous_class, model, title, graph, ed
             distances[i] = dijkstra(csr, directed=True, indices=source)[target]
         return distances
 
-    def pyepo_loop():
-        objectives = np.empty(pyepo_count)
-        for i in range(pyepo_count):
-            model.setObj(batch[i])
-            _, objectives[i] = model.solve()
-        return objectives
-
     optimum = (batch64 * ours(batch)).sum(axis=1)
 
     def check(name, result):
@@ -271,7 +276,7 @@ def _shortest_path_case(args, reference, previous_class, model, title, graph, ed
     }
     counts = {name: batch.shape[0] for name in methods}
     if pyepo_count:
-        methods["pyepo shortestPathModel (OR-Tools GLOP), solve loop"] = pyepo_loop
+        methods["pyepo shortestPathModel (OR-Tools GLOP), solve loop"] = pyepo_loop(model, batch, pyepo_count)
         counts["pyepo shortestPathModel (OR-Tools GLOP), solve loop"] = pyepo_count
     times = interleaved(methods, check, args.rounds, counts)
     report(f"shortest_path: {title}", times, "ours (numba, one call per batch)")
@@ -301,15 +306,6 @@ def _knapsack_case(args, dim) -> None:
     except ValueError as error:
         print(f"\n(pyepo knapsackCpModel refuses these instances: {error})")
 
-    def loop(model):
-        def run():
-            objectives = np.empty(count)
-            for i in range(count):
-                model.setObj(batch[i])
-                _, objectives[i] = model.solve()
-            return objectives
-        return run
-
     solutions = ours(batch, weights=weights, capacity=capacity)
     assert ((solutions @ weights.T) <= capacity * (1 + 1e-9)).all()  # the oracle's feasibility rule
     optimum = (np.asarray(batch, np.float64) * solutions).sum(axis=1)
@@ -323,7 +319,7 @@ def _knapsack_case(args, dim) -> None:
     label = "compiled branch and bound"  # real weights: the DP needs integers
     methods = {f"ours ({label})": lambda: ours(batch, weights=weights, capacity=capacity),
                "ours (CP-SAT, 1 worker)": lambda: ours_cpsat(batch, weights=weights, capacity=capacity)}
-    methods.update({name: loop(model) for name, model in peers.items()})
+    methods.update({name: pyepo_loop(model, batch, count) for name, model in peers.items()})
     times = interleaved(methods, check, args.rounds, {name: count for name in methods})
     report(f"knapsack: PyEPO's instances, {dim} dimension(s), 32 items, capacity 20 ({count} instances)", times,
            f"ours ({label})")
@@ -347,15 +343,6 @@ def _tsp_case(args, nodes, count) -> None:
     peers = {"pyepo tspGGModel, Pyomo + HiGHS (appsi)": tspGGModel(nodes, solver="appsi_highs"),
              "pyepo tspMTZModel, Pyomo + HiGHS (appsi)": tspMTZModel(nodes, solver="appsi_highs")}
 
-    def loop(model):
-        def run():
-            objectives = np.empty(count)
-            for i in range(count):
-                model.setObj(costs[i])
-                _, objectives[i] = model.solve()
-            return objectives
-        return run
-
     costs64 = np.asarray(costs, np.float64)
     optimum = (costs64 * ours(costs)).sum(axis=1)
 
@@ -370,7 +357,7 @@ def _tsp_case(args, nodes, count) -> None:
     methods = {f"ours ({label})": lambda: ours(costs)}
     if nodes <= 12:
         methods["ours (backend='cpsat', 1 worker)"] = lambda: cpsat(costs)
-    methods.update({name: loop(model) for name, model in peers.items()})
+    methods.update({name: pyepo_loop(model, costs, count) for name, model in peers.items()})
     times = interleaved(methods, check, args.rounds, {name: count for name in methods})
     report(f"tsp: PyEPO's instances, {nodes} cities ({count} instances)", times, f"ours ({label})")
 

@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..errors import InvalidInputError
 from ..estimators._common import OracleCall, check_reduction, check_theta
@@ -115,3 +116,40 @@ def pool_scores(s: Supervision, pool: torch.Tensor, costs: torch.Tensor) -> torc
     higher is better in either sense."""
     flat = costs.reshape(*costs.shape[: costs.dim() - len(s.event_dims)], -1)  # (*batch, d)
     return s.call.sign * (flat @ pool.reshape(pool.shape[0], -1).T)
+
+
+class _PoolLoss(nn.Module):
+    """What the pool losses (:mod:`.contrastive`, :mod:`.ranking`) share: the
+    :class:`~imle_solvers.CachedOracle` built or shared at construction, and a
+    :meth:`forward` that checks the call, refreshes the pool and reduces the
+    per-instance loss of the subclass's ``_loss(s, pool, predicted_costs)``
+    (``s`` the :class:`Supervision`, ``pool`` ``(m, *event)``; returns
+    ``(*batch,)``)."""
+
+    owner = "pool loss"
+
+    def __init__(self, oracle: Any, solve_ratio: float = 1.0, *, solutions: Any = None, generator: Any = None,
+                 reduction: str = "mean"):
+        super().__init__()
+        self.cache = pool_oracle(self.owner, oracle, solve_ratio, solutions, generator)
+        self.oracle = self.cache
+        self.reduction = check_loss_reduction(self.owner, reduction)
+
+    def forward(self, predicted_costs: torch.Tensor, true_costs: Any, *, true_solutions: Any = None,
+                true_objectives: Any = None, **instance_data: Any) -> torch.Tensor:
+        """The loss: a scalar, or ``(*batch,)`` with ``reduction="none"``."""
+        if instance_data:
+            raise InvalidInputError(
+                f"{self.owner}: unexpected per-call instance data {sorted(instance_data)}; the pool holds solutions "
+                "of one fixed feasible set, so give the instance data once, to CachedOracle(oracle, ..., **data)"
+            )
+        s = supervision(self.owner, self.cache.oracle, predicted_costs, true_costs, true_solutions, true_objectives,
+                        {**self.cache.fixed_data, **instance_data})
+        pool = self.cache.refresh(predicted_costs.detach())  # (m, *event) on the costs' device
+        return reduce(self._loss(s, pool, predicted_costs), self.reduction)
+
+    def _loss(self, s: Supervision, pool: torch.Tensor, predicted_costs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"cache={self.cache!r}, reduction={self.reduction!r}"

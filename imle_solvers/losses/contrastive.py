@@ -6,41 +6,9 @@ Solution Caching for Predict-and-Optimize. IJCAI 2021 (arXiv 2011.05354).
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-from torch import nn
-
-from ..errors import InvalidInputError
-from ._common import check_loss_reduction, pool_oracle, pool_scores, reduce, supervision
+from ._common import _PoolLoss, pool_scores
 
 __all__ = ["NCELoss", "ContrastiveMAPLoss"]
-
-
-
-class _PoolLoss(nn.Module):
-    owner = "pool loss"
-
-    def __init__(self, oracle: Any, solve_ratio: float = 1.0, *, solutions: Any = None, generator: Any = None,
-                 reduction: str = "mean"):
-        super().__init__()
-        self.cache = pool_oracle(self.owner, oracle, solve_ratio, solutions, generator)
-        self.oracle = self.cache
-        self.reduction = check_loss_reduction(self.owner, reduction)
-
-    def _inputs(self, predicted_costs, true_costs, true_solutions, true_objectives, instance_data):
-        if instance_data:
-            raise InvalidInputError(
-                f"{self.owner}: unexpected per-call instance data {sorted(instance_data)}; the pool holds solutions "
-                "of one fixed feasible set, so give the instance data once, to CachedOracle(oracle, ..., **data)"
-            )
-        s = supervision(self.owner, self.cache.oracle, predicted_costs, true_costs, true_solutions, true_objectives,
-                        {**self.cache.fixed_data, **instance_data})
-        pool = self.cache.refresh(predicted_costs.detach())  # (m, *event) on the costs' device
-        return s, pool
-
-    def extra_repr(self) -> str:
-        return f"cache={self.cache!r}, reduction={self.reduction!r}"
 
 
 class NCELoss(_PoolLoss):
@@ -81,13 +49,10 @@ class NCELoss(_PoolLoss):
 
     owner = "NCELoss"
 
-    def forward(self, predicted_costs: torch.Tensor, true_costs: Any, *, true_solutions: Any = None,
-                true_objectives: Any = None, **instance_data: Any) -> torch.Tensor:
-        """The loss: a scalar, or ``(*batch,)`` with ``reduction="none"``."""
-        s, pool = self._inputs(predicted_costs, true_costs, true_solutions, true_objectives, instance_data)
+    def _loss(self, s, pool, predicted_costs):
         scores = pool_scores(s, pool, predicted_costs)  # (*batch, m)
         target = s.call.sign * s.dot(predicted_costs, s.solutions)  # (*batch,)
-        return reduce((scores - target.unsqueeze(-1)).mean(-1), self.reduction)
+        return (scores - target.unsqueeze(-1)).mean(-1)
 
 
 class ContrastiveMAPLoss(_PoolLoss):
@@ -120,10 +85,7 @@ class ContrastiveMAPLoss(_PoolLoss):
 
     owner = "ContrastiveMAPLoss"
 
-    def forward(self, predicted_costs: torch.Tensor, true_costs: Any, *, true_solutions: Any = None,
-                true_objectives: Any = None, **instance_data: Any) -> torch.Tensor:
-        """The loss: a scalar, or ``(*batch,)`` with ``reduction="none"``."""
-        s, pool = self._inputs(predicted_costs, true_costs, true_solutions, true_objectives, instance_data)
+    def _loss(self, s, pool, predicted_costs):
         scores = pool_scores(s, pool, predicted_costs)  # (*batch, m)
         target = s.call.sign * s.dot(predicted_costs, s.solutions)
-        return reduce(scores.max(-1).values - target, self.reduction)
+        return scores.max(-1).values - target

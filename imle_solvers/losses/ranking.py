@@ -12,13 +12,9 @@ for a min-sense oracle, ``+<c, p>`` for max sense: higher is better.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 import torch.nn.functional as F
 
-from ._common import pool_scores, reduce
-from .contrastive import _PoolLoss
+from ._common import _PoolLoss, pool_scores
 
 __all__ = ["PointwiseLTRLoss", "PairwiseLTRLoss", "ListwiseLTRLoss"]
 
@@ -51,12 +47,9 @@ class PointwiseLTRLoss(_PoolLoss):
 
     owner = "PointwiseLTRLoss"
 
-    def forward(self, predicted_costs: torch.Tensor, true_costs: Any, *, true_solutions: Any = None,
-                true_objectives: Any = None, **instance_data: Any) -> torch.Tensor:
-        """The loss: a scalar, or ``(*batch,)`` with ``reduction="none"``."""
-        s, pool = self._inputs(predicted_costs, true_costs, true_solutions, true_objectives, instance_data)
+    def _loss(self, s, pool, predicted_costs):
         gap = pool_scores(s, pool, s.true_costs - predicted_costs)  # ± <c - ĉ, p>, squared below
-        return reduce(gap.square().mean(-1), self.reduction)
+        return gap.square().mean(-1)
 
 
 class PairwiseLTRLoss(_PoolLoss):
@@ -92,14 +85,11 @@ class PairwiseLTRLoss(_PoolLoss):
 
     owner = "PairwiseLTRLoss"
 
-    def forward(self, predicted_costs: torch.Tensor, true_costs: Any, *, true_solutions: Any = None,
-                true_objectives: Any = None, **instance_data: Any) -> torch.Tensor:
-        """The loss: a scalar, or ``(*batch,)`` with ``reduction="none"``."""
-        s, pool = self._inputs(predicted_costs, true_costs, true_solutions, true_objectives, instance_data)
+    def _loss(self, s, pool, predicted_costs):
         predicted = pool_scores(s, pool, predicted_costs)  # (*batch, m)
         best = pool_scores(s, pool, s.true_costs).argmax(-1, keepdim=True)  # (*batch, 1)
         margin = F.relu(predicted - predicted.gather(-1, best))
-        return reduce(margin.sum(-1) / max(pool.shape[0] - 1, 1), self.reduction)
+        return margin.sum(-1) / max(pool.shape[0] - 1, 1)
 
 
 class ListwiseLTRLoss(_PoolLoss):
@@ -134,10 +124,7 @@ class ListwiseLTRLoss(_PoolLoss):
 
     owner = "ListwiseLTRLoss"
 
-    def forward(self, predicted_costs: torch.Tensor, true_costs: Any, *, true_solutions: Any = None,
-                true_objectives: Any = None, **instance_data: Any) -> torch.Tensor:
-        """The loss: a scalar, or ``(*batch,)`` with ``reduction="none"``."""
-        s, pool = self._inputs(predicted_costs, true_costs, true_solutions, true_objectives, instance_data)
+    def _loss(self, s, pool, predicted_costs):
         target = F.softmax(pool_scores(s, pool, s.true_costs), dim=-1).clamp(min=1e-8)
         log_predicted = F.log_softmax(pool_scores(s, pool, predicted_costs), dim=-1)
-        return reduce(-(target * log_predicted).sum(-1), self.reduction)
+        return -(target * log_predicted).sum(-1)

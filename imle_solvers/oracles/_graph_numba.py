@@ -19,7 +19,9 @@ index with ``D[u] + w == D[v]`` and ``H[u] == H[v] - 1`` (the tie rule of
 
 * on a graph with a cycle, by Dijkstra with a lazy binary heap of
   ``(D, H << 32 | node)`` pairs in two flat arrays, stopping when the
-  target is settled (costs are non-negative here);
+  target is settled (costs are non-negative here; the heap is the one of
+  :mod:`~imle_solvers.oracles._grid_numba`, written out again there on
+  purpose: see that module);
 * on an acyclic graph, by one relaxation of each node's out-arcs in
   topological order, from the source's position to the target's: ``O(V +
   E)``, and exact for negative costs too.
