@@ -96,25 +96,41 @@ def test_gamma_sampler_moments_and_distribution(concentration):
 
 @pytest.mark.parametrize("concentration", [0.2, 1.5])
 def test_gamma_sampler_rejection_loop(monkeypatch, concentration):
-    """With one second-stage proposal, ~0.25% of the entries reach the until-accepted loop; still Gamma(a)."""
-    monkeypatch.setattr(tf_noise, "_SECOND_ROUNDS", 1)
+    """With no spare proposals, every rejected place is filled by the until-enough loop; still Gamma(a)."""
+    monkeypatch.setattr(tf_noise, "_spares", lambda count: tf.constant(0, tf.int32))
     boost = concentration < 1
-    rejected_twice = 0
+    calls = []
 
-    def counting_proposals(shape, seed, *args):
-        nonlocal rejected_twice
-        draw, accepted = original(shape, seed, *args)
-        if shape.shape[0] == 1 and int(tf.reduce_prod(shape)) < 5_000:  # the loop's proposals
-            rejected_twice += int(tf.reduce_prod(shape))
-        return draw, accepted
+    def counting_proposals(count, seed, *args):
+        calls.append(int(count))
+        return original(count, seed, *args)
 
     original = tf_noise._proposals
     monkeypatch.setattr(tf_noise, "_proposals", counting_proposals)
     x = tf_noise._gamma_graph(tf.constant(concentration, tf.float64), tf.constant([200_000]),
                               tf.constant([5, 6], tf.int64), boost, tf.float64).numpy()  # eager: the loop runs in Python
-    assert rejected_twice > 0  # the loop ran
+    assert calls[0] == 200_000 and len(calls) >= 3  # the loop ran, and more than once
+    assert 200_000 * 0.01 < calls[1] < 200_000 * 0.06  # it drew for the rejected places (1-5%)
     assert stats.kstest(x, "gamma", args=(concentration,)).pvalue > 1e-6
     assert_mean_var(x, concentration, concentration)
+
+
+def test_gamma_sampler_fills_rejected_places_with_spares_in_order():
+    """The rejected places take the accepted spares in order; accepted proposals stay in place."""
+    alpha = tf.constant(1.5, tf.float64)
+    seed = tf.constant([1, 2], tf.int64)
+    n = 5_000
+    x = tf_noise._gamma_graph(alpha, tf.constant([n]), seed, False, tf.float64).numpy()
+    first_seed, _ = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    d = 1.5 - 1 / 3
+    draw, accept = tf_noise._proposals(tf.constant(n) + tf_noise._spares(tf.constant(n)), first_seed,
+                                       tf.constant(d, tf.float64), 1 / tf.sqrt(tf.constant(9 * d, tf.float64)),
+                                       1 / alpha, False, tf.float64)
+    draw, accept = draw.numpy(), accept.numpy()
+    np.testing.assert_array_equal(x[accept[:n]], draw[:n][accept[:n]])
+    rejected = ~accept[:n]
+    assert 0 < rejected.sum() < 0.06 * n
+    np.testing.assert_array_equal(x[rejected], draw[n:][accept[n:]][: rejected.sum()])
 
 
 def test_gamma_sampler_shapes_and_reproducibility():

@@ -53,20 +53,25 @@ def _uniform_open(shape, generator, dtype: tf.DType) -> tf.Tensor:
     return tf.maximum(u, float(np.finfo(dtype.as_numpy_dtype).tiny))
 
 
-# Marsaglia-Tsang proposals are accepted >= 95% of the time for shape >= 1; the entries rejected in the
-# first round get this many proposals at once, and the few rejected in all of them loop until accepted.
-_SECOND_ROUNDS = 3
+# Marsaglia-Tsang proposals are accepted with probability >= 0.95 for every shape >= 1 (0.951 at shape 1,
+# rising with the shape). A draw of n entries makes n proposals plus this many spares, enough to replace the
+# rejected ones with a margin of about 13 standard deviations; when the spares run short, more are drawn.
+_ACCEPTANCE_FLOOR = 0.95
 
 
-def _normal_from_uniform(uniform: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
-    """``n`` standard normals from ``2 * ceil(n / 2)`` open-interval uniforms (Box-Muller, both outputs).
+def _spares(count: tf.Tensor) -> tf.Tensor:
+    """Spare proposals for ``count`` entries: ``count (1/p - 1) + 3 sqrt(count) + 8`` with p the floor above."""
+    m = tf.cast(count, tf.float64)
+    return tf.cast(tf.math.ceil(m * (1.0 / _ACCEPTANCE_FLOOR - 1.0) + 3.0 * tf.sqrt(m)), tf.int32) + 8
 
-    TensorFlow's own normal sampler costs about three uniforms per draw on the CPU; this costs one.
-    """
-    first, second = tf.split(uniform, 2)  # (h,) each
+
+def _normal_from_uniform(first: tf.Tensor, second: tf.Tensor) -> tf.Tensor:
+    """``2 h`` standard normals from ``h`` open-interval uniforms ``first`` and ``h`` uniforms ``second``
+    (Box-Muller, both outputs). TensorFlow's own normal sampler costs about three uniforms per draw on
+    the CPU; this costs one."""
     radius = tf.sqrt(-2.0 * tf.math.log(first))
     angle = (2.0 * math.pi) * second
-    return tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=0)[:n]
+    return tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=0)
 
 
 def _marsaglia_tsang(x, log_u, d, c, inverse_alpha, boost: bool):
@@ -77,65 +82,63 @@ def _marsaglia_tsang(x, log_u, d, c, inverse_alpha, boost: bool):
     That bound is ``<= 0`` for every ``t > 0`` (it is ``d f(t)`` with ``f`` concave,
     ``f(1) = f'(1) = 0``), so given acceptance ``u' = u / exp(bound)`` is a fresh
     Uniform(0, 1) independent of the draw: with ``boost`` the Gamma(alpha) draw
-    ``d v * u'**(1/alpha)`` (alpha = d + 1/3 - 1) uses it instead of a third uniform,
-    computed in log space (tiny values underflow to 0, never nan).
+    ``d v * u'**(1/alpha)`` (alpha = d + 1/3 - 1) uses it instead of a third uniform
+    (``exp`` of a very negative exponent underflows to 0, never nan).
     """
     t = 1.0 + c * x
     log_t = tf.math.log(tf.maximum(t, float(np.finfo(t.dtype.as_numpy_dtype).tiny)))  # used only where t > 0
-    v = t * t * t
-    threshold = d * (1.0 + 3.0 * log_t)
-    excess = log_u - 0.5 * x * x + d * v - threshold  # log u - bound
+    dv = d * (t * t * t)
+    excess = log_u - 0.5 * x * x + dv - d * (1.0 + 3.0 * log_t)  # log u - bound
     accept = (t > 0) & (excess < 0)
     if boost:
-        # log(d v) + (log u - bound) / alpha
-        return tf.exp(tf.math.log(d) + 3.0 * log_t + excess * inverse_alpha), accept
-    return d * v, accept
+        return dv * tf.exp(excess * inverse_alpha), accept
+    return dv, accept
 
 
-def _proposals(shape, seed, d, c, inverse_alpha, boost: bool, dtype):
-    """Marsaglia-Tsang proposals of ``shape`` (a 1-D int32 tensor) from a stateless ``seed``."""
-    n = tf.reduce_prod(shape)
-    h = (n + 1) // 2
-    uniform = tf.random.stateless_uniform(tf.stack([2 * h + n]), seed, dtype=dtype)  # 2h for Box-Muller, n for u
-    uniform = tf.maximum(uniform, float(np.finfo(dtype.as_numpy_dtype).tiny))  # open interval: no log(0)
-    x = tf.reshape(_normal_from_uniform(uniform[: 2 * h], n), shape)
-    log_u = tf.reshape(tf.math.log(uniform[2 * h :]), shape)
-    return _marsaglia_tsang(x, log_u, d, c, inverse_alpha, boost)
+def _proposals(count, seed, d, c, inverse_alpha, boost: bool, dtype):
+    """``count`` (a scalar int32 tensor) Marsaglia-Tsang proposals from a stateless ``seed``: ``(draw, accepted)``."""
+    h = (count + 1) // 2
+    # 2h uniforms for Box-Muller (the first h go through a log), count for the acceptance test
+    uniform = tf.random.stateless_uniform(tf.stack([2 * h + count]), seed, dtype=dtype)
+    tiny = float(np.finfo(dtype.as_numpy_dtype).tiny)  # open interval: no log(0)
+    first, second, u = uniform[:h], uniform[h : 2 * h], uniform[2 * h :]
+    x = _normal_from_uniform(tf.maximum(first, tiny), second)[:count]
+    return _marsaglia_tsang(x, tf.math.log(tf.maximum(u, tiny)), d, c, inverse_alpha, boost)
 
 
 def _gamma_graph(alpha, shape, seed, boost: bool, dtype):
-    """Gamma(``alpha``) draws of ``shape``: the body of the compiled samplers (see :func:`_standard_gamma`)."""
+    """Gamma(``alpha``) draws of ``shape``: the body of the compiled samplers (see :func:`_standard_gamma`).
+
+    One batch of ``n + spares`` independent proposals. The accepted ones among the first ``n``
+    stay where they are; the rejected places (about 4%) take the accepted spares in order. Each
+    accepted proposal is an exact Gamma draw, independent of the other proposals and of which of
+    them were accepted, so every entry is an independent Gamma(``alpha``) draw -- the same
+    distribution as redrawing each rejected entry until accepted, without compacting all ``n``.
+    """
     a = alpha + 1.0 if boost else alpha
     d = a - 1.0 / 3.0
     c = 1.0 / tf.sqrt(9.0 * d)
     inverse_alpha = 1.0 / alpha
-    seeds = tf.random.experimental.stateless_split(seed, 3)
+    first_seed, loop_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     n = tf.reduce_prod(shape)
-    out, accept = _proposals(tf.stack([n]), seeds[0], d, c, inverse_alpha, boost, dtype)  # (n,)
-    # the rejected entries (a few per cent): _SECOND_ROUNDS proposals each at once, the first accepted wins
-    todo = tf.cast(tf.where(~accept)[:, 0], tf.int32)  # (m,)
-    candidate, accepted = _proposals(tf.stack([tf.size(todo), _SECOND_ROUNDS]), seeds[1], d, c,
-                                     inverse_alpha, boost, dtype)  # (m, rounds)
-    first = tf.argmax(tf.cast(accepted, tf.int32), axis=1, output_type=tf.int32)  # (m,)
-    done = tf.reduce_any(accepted, axis=1)  # (m,)
-    chosen = tf.gather(candidate, first, batch_dims=1)  # (m,)
-    out = tf.tensor_scatter_nd_update(out, tf.boolean_mask(todo, done)[:, None], tf.boolean_mask(chosen, done))
-    todo = tf.boolean_mask(todo, ~done)
+    draw, accept = _proposals(n + _spares(n), first_seed, d, c, inverse_alpha, boost, dtype)
+    todo = tf.where(~accept[:n])  # (m, 1): the rejected places
+    m = tf.shape(todo, out_type=tf.int32)[0]
+    spare = tf.boolean_mask(draw[n:], accept[n:])
 
-    # rejected in every round so far (about 1e-5 of the entries): one proposal per loop until all are accepted
-    def more(out, todo, seed):
-        return tf.size(todo) > 0
+    # short of spares (rare: see _ACCEPTANCE_FLOOR): more, until there are enough
+    def short(spare, seed):
+        return tf.size(spare) < m
 
-    def propose(out, todo, seed):
+    def more(spare, seed):
         this, next_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        candidate, accepted = _proposals(tf.shape(todo), this, d, c, inverse_alpha, boost, dtype)
-        out = tf.tensor_scatter_nd_update(
-            out, tf.boolean_mask(todo, accepted)[:, None], tf.boolean_mask(candidate, accepted)
-        )
-        return out, tf.boolean_mask(todo, ~accepted), next_seed
+        missing = m - tf.size(spare)
+        candidate, accepted = _proposals(missing + _spares(missing), this, d, c, inverse_alpha, boost, dtype)
+        return tf.concat([spare, tf.boolean_mask(candidate, accepted)], axis=0), next_seed
 
-    out, _, _ = tf.while_loop(more, propose, (out, todo, seeds[2]),
-                              shape_invariants=(out.shape, tf.TensorShape([None]), seeds[2].shape))
+    spare, _ = tf.while_loop(short, more, (spare, loop_seed),
+                             shape_invariants=(tf.TensorShape([None]), loop_seed.shape))
+    out = tf.tensor_scatter_nd_update(draw[:n], todo, spare[:m])
     return tf.reshape(out, shape)
 
 
@@ -188,8 +191,8 @@ def _standard_gamma(concentration: float, shape, generator, dtype) -> tf.Tensor:
 
     Marsaglia and Tsang (2000) in TensorFlow ops, exact in distribution: for shape
     ``a >= 1``, ``d = a - 1/3``, ``c = 1/sqrt(9 d)``, propose ``d (1 + c x)**3`` with
-    ``x ~ N(0, 1)`` and accept when ``log u < x**2/2 + d - d v + d log v``; rejected
-    entries are redrawn until all are accepted. For ``a < 1``: ``Gamma(a + 1) *
+    ``x ~ N(0, 1)`` and accept when ``log u < x**2/2 + d - d v + d log v``; the
+    rejected places take accepted spare proposals (:func:`_gamma_graph`). For ``a < 1``: ``Gamma(a + 1) *
     U**(1/a)``, with ``U`` recycled from the accepting uniform (see
     :func:`_marsaglia_tsang`). Normals by Box-Muller from uniforms. All random
     numbers come from stateless ops under one seed pair (:func:`_seed`).
