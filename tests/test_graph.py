@@ -371,6 +371,51 @@ def test_compiled_backend_agrees_with_networkx_on_a_large_graph_with_ties():
     np.testing.assert_array_equal(compiled, reference)
 
 
+@pytest.mark.parametrize("directed", [True, False])
+def test_bidirectional_search_returns_the_one_sided_path_bit_for_bit(directed):
+    """The two-sided Dijkstra settles fewer nodes but must give the same keys, hence the same path, on
+    every instance: many ties (zeros, equal integers), sums that round (0.1 steps, 1e-17 next to 1e17),
+    unreachable targets (the same batch index refused)."""
+    rng = np.random.default_rng(31)
+    compared = refused = 0
+    for trial in range(60):
+        nodes = int(rng.integers(2, 300))
+        graph = nx.gnm_random_graph(nodes, int(rng.integers(1, 5 * nodes)), seed=trial, directed=directed)
+        if trial % 4 == 0:
+            graph = nx.MultiDiGraph(graph) if directed else nx.MultiGraph(graph)
+        if graph.number_of_edges() == 0:
+            continue
+        source, target = (int(x) for x in rng.integers(0, nodes, size=2))
+        pair = [im.get_oracle("shortest_path", graph=graph, source=source, target=target, bidirectional=b)
+                for b in (True, False)]
+        if pair[0].acyclic:
+            continue
+        shape = (6, graph.number_of_edges())
+        costs = [np.zeros(shape), rng.integers(0, 3, size=shape).astype(float), rng.integers(1, 4, size=shape) * 0.1,
+                 rng.choice([0.1, 0.3, 1e-17, 1e17], size=shape), rng.exponential(size=shape) ** 3][trial % 5]
+        answers = []
+        for oracle in pair:
+            try:
+                answers.append(oracle(costs))
+            except im.InfeasibleError as error:
+                answers.append(str(error))
+        if isinstance(answers[0], str):
+            assert answers[0] == answers[1]
+            refused += 1
+        else:
+            np.testing.assert_array_equal(answers[0], answers[1])
+            compared += len(costs)
+    assert compared >= 100 and refused >= 3
+
+
+def test_bidirectional_option_is_checked():
+    graph = nx.cycle_graph(4)
+    with pytest.raises(im.InvalidInputError, match="bidirectional to be True or False"):
+        im.get_oracle("shortest_path", graph=graph, source=0, target=2, bidirectional="yes")
+    one_sided = im.get_oracle("shortest_path", graph=graph, source=0, target=2, bidirectional=False)
+    assert one_sided(np.ones(4)).sum() == 2
+
+
 def test_check_oracle_on_the_pyepo_grid_with_negative_costs():
     """The conformance checks, brute force included, on an acyclic graph given
     as PyEPO's arcs, with costs of both signs."""
