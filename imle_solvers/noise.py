@@ -244,27 +244,58 @@ _DEVICE_ROUNDS = 12
 
 def _marsaglia_tsang_round(d: float, c: float, normal: torch.Tensor, uniform: torch.Tensor):
     """One proposal round for Gamma(d + 1/3, 1): the candidate and whether it is accepted."""
+    candidate, excess, accept = _marsaglia_tsang_excess(d, c, normal, uniform)
+    return candidate, accept
+
+
+def _marsaglia_tsang_excess(d: float, c: float, normal: torch.Tensor, uniform: torch.Tensor):
+    """Proposals for Gamma(d + 1/3, 1): ``(candidate, log u - bound, accepted)``.
+
+    The bound ``x^2/2 + d - d v + d log v`` is ``<= 0`` wherever ``v > 0``, so given acceptance
+    ``exp(log u - bound)`` is a fresh Uniform(0, 1) independent of the candidate (the boost for shapes
+    below 1 reuses it instead of drawing a third uniform).
+    """
     v = (1.0 + c * normal).pow_(3)
     # log v for v <= 0 is never used: those proposals are rejected
     log_v = torch.log(v.clamp(min=torch.finfo(v.dtype).tiny))
     bound = log_v.sub_(v).add_(1.0).mul_(d).addcmul_(normal, normal, value=0.5)  # x^2/2 + d - d v + d log v
-    accept = (v > 0) & (torch.log(uniform) < bound)
-    return v.mul_(d), accept
+    excess = torch.log(uniform).sub_(bound)
+    accept = (v > 0) & (excess < 0)
+    return v.mul_(d), excess, accept
 
 
-def _gamma_until_accepted(d, c, n, generator, device, dtype) -> torch.Tensor:
-    """Gamma(d + 1/3) draws; rejected entries are redrawn until all are accepted."""
+# A CPU draw of n entries makes n proposals plus this many spares (acceptance >= 0.95 for shape >= 1):
+# the accepted proposals stay in place, the rejected places take the accepted spares in order.
+_ACCEPTANCE_FLOOR = 0.95
+
+
+def _spares(n: int) -> int:
+    return math.ceil(n * (1.0 / _ACCEPTANCE_FLOOR - 1.0) + 3.0 * math.sqrt(n)) + 8
+
+
+def _proposals(d, c, n, generator, device, dtype, boost):
+    """``n`` proposals ``(candidate, accepted)``; with ``boost`` (= alpha < 1) the candidates are
+    Gamma(alpha) draws ``Gamma(alpha + 1) * u'**(1/alpha)`` with the recycled uniform ``u'``."""
     normal = torch.randn(n, generator=generator, device=device, dtype=dtype)
     uniform = _uniform_open(n, generator, device, dtype)
-    out, accept = _marsaglia_tsang_round(d, c, normal, uniform)
-    todo = (~accept).nonzero().squeeze(1)  # a few per cent of the entries
-    while todo.numel():  # a host sync per round: free on the CPU
-        m = todo.numel()
-        normal = torch.randn(m, generator=generator, device=device, dtype=dtype)
-        uniform = _uniform_open(m, generator, device, dtype)
-        candidate, accept = _marsaglia_tsang_round(d, c, normal, uniform)
-        out[todo[accept]] = candidate[accept]
-        todo = todo[~accept]
+    candidate, excess, accept = _marsaglia_tsang_excess(d, c, normal, uniform)
+    if boost is not None:
+        candidate.mul_(excess.div_(boost).exp_())  # (log u - bound) / alpha <= 0 where accepted: no overflow
+    return candidate, accept
+
+
+def _gamma_until_accepted(d, c, n, generator, device, dtype, boost=None) -> torch.Tensor:
+    """Gamma draws from one batch of ``n`` proposals plus spares (see :func:`standard_gamma`)."""
+    candidate, accept = _proposals(d, c, n + _spares(n), generator, device, dtype, boost)
+    out = candidate[:n]
+    todo = (~accept[:n]).nonzero().squeeze(1)  # a few per cent of the entries
+    if todo.numel():
+        spare = candidate[n:][accept[n:]]
+        while spare.numel() < todo.numel():  # rare: more spares until there are enough
+            missing = todo.numel() - spare.numel()
+            more, more_accept = _proposals(d, c, missing + _spares(missing), generator, device, dtype, boost)
+            spare = torch.cat([spare, more[more_accept]])
+        out[todo] = spare[: todo.numel()]
     return out
 
 
@@ -294,9 +325,13 @@ def standard_gamma(
     ``a >= 1`` with ``d = a - 1/3``, ``c = 1/sqrt(9 d)``, propose
     ``d (1 + c x)**3`` with ``x ~ N(0, 1)`` and accept when
     ``log u < x**2/2 + d - d v + d log v``; for ``a < 1`` draw
-    ``Gamma(a + 1) * U**(1/a)`` (computed in log space so that tiny values
-    underflow to 0 instead of producing nan). On the CPU rejected entries are
-    redrawn until all are accepted (exact). On other devices a fixed number of
+    ``Gamma(a + 1) * U**(1/a)`` (tiny values underflow to 0, never nan). On
+    the CPU one batch of proposals has about 5% spares: accepted proposals stay
+    in place and the rejected places (about 4%) take the accepted spares in
+    order, more being drawn in the rare case they run short -- exact, since
+    each accepted proposal is an independent Gamma draw -- and ``U`` is the
+    accepting uniform, recycled (given acceptance, ``u / exp(bound)`` is a
+    fresh uniform). On other devices a fixed number of
     rounds is drawn at once so that nothing synchronises with the host; an
     entry rejected in all rounds (probability below 1e-15) keeps its last
     proposal.
@@ -317,12 +352,12 @@ def standard_gamma(
     d = a - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
     if device.type == "cpu":
-        out = _gamma_until_accepted(d, c, n, generator, device, work)
+        out = _gamma_until_accepted(d, c, n, generator, device, work, alpha if alpha < 1.0 else None)
     else:
         out = _gamma_fixed_rounds(d, c, n, generator, device, work)
-    if alpha < 1.0:
-        uniform = _uniform_open(n, generator, device, work)
-        out = torch.exp(torch.log(out) + torch.log(uniform) / alpha)
+        if alpha < 1.0:
+            uniform = _uniform_open(n, generator, device, work)
+            out = torch.exp(torch.log(out) + torch.log(uniform) / alpha)
     return out.reshape(shape).to(dtype)
 
 

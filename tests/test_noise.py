@@ -41,6 +41,30 @@ def test_standard_gamma_moments_and_distribution(concentration):
 
 
 @pytest.mark.parametrize("concentration", [0.2, 1.5])
+def test_gamma_fill_loop_when_spares_run_short(monkeypatch, concentration):
+    """With no spare proposals every rejected place goes through the until-enough loop; still Gamma(a),
+    float32 too (as the layers draw it)."""
+    from imle_solvers import noise as noise_module
+
+    monkeypatch.setattr(noise_module, "_spares", lambda n: 0)
+    calls = []
+    original = noise_module._proposals
+
+    def counting(d, c, n, *args):
+        calls.append(n)
+        return original(d, c, n, *args)
+
+    monkeypatch.setattr(noise_module, "_proposals", counting)
+    for dtype in (torch.float64, torch.float32):
+        calls.clear()
+        x = standard_gamma(concentration, (N,), generator=torch.Generator().manual_seed(5), dtype=dtype)
+        assert calls[0] == N and len(calls) >= 3 and 0.01 * N < calls[1] < 0.06 * N  # the loop ran
+        assert x.dtype == dtype and bool(torch.isfinite(x).all()) and float(x.min()) >= 0
+        assert stats.kstest(x.double().numpy(), "gamma", args=(concentration,)).pvalue > 1e-6
+        assert_mean_var(x.double(), concentration, concentration, 3 * concentration**2 + 6 * concentration)
+
+
+@pytest.mark.parametrize("concentration", [0.2, 1.5])
 def test_fixed_round_gamma_path_used_on_devices(concentration):
     # the no-sync path taken on CUDA, exercised here on the CPU
     a = concentration + 1 if concentration < 1 else concentration
