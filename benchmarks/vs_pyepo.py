@@ -496,7 +496,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None, help="where the synthetic Warcraft maps are cached")
     dfl = parser.add_argument_group("dfl (decision-focused learning on PyEPO's protocol; see pyepo_dfl.py)")
-    dfl.add_argument("--dfl-problems", nargs="+", default=["sp5"], choices=["sp5", "ks"])
+    dfl.add_argument("--dfl-problems", nargs="+", default=["sp5"], choices=["sp5", "ks", "tsp20"])
     dfl.add_argument("--methods", nargs="+", default=None, help="default: all eleven")
     dfl.add_argument("--dfl-epochs", type=int, default=20, help="epochs per run (PyEPO's notebook: 20)")
     dfl.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
