@@ -18,7 +18,8 @@ a batch of ``--batch`` instances, for
 
 TensorFlow runs eagerly and inside a ``tf.function`` (how Keras ``fit``
 runs it); ratios are against the torch step, measured in the same process,
-best of ``--repeats`` interleaved rounds, every framework on one thread.
+best of ``--repeats`` interleaved rounds, every framework on one thread
+(``--threads N``: N intra-op threads for both).
 Sum-of-gamma noise: ``SumOfGamma(k=grid).sample((batch, grid**2))`` (10
 terms: ``10 * batch * grid**2`` Gamma draws, 92,160 by default) for torch,
 for the TensorFlow sampler eagerly and inside a ``tf.function``, and, for
@@ -161,6 +162,9 @@ def main() -> None:
     parser.add_argument("--import-repeats", type=int, default=3)
     parser.add_argument("--skip-imports", action="store_true", help="leave out the import-time part")
     parser.add_argument("--skip-steps", action="store_true", help="leave out the I-MLE step part")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="intra-op threads for torch and TensorFlow alike (default 1; Keras's own default is "
+                             "every core)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="time the noise and Keras rows in wall seconds or in CPU seconds of the process")
     args = parser.parse_args()
@@ -183,8 +187,8 @@ def main() -> None:
     import imle_solvers as im
     import imle_solvers.tf as itf
 
-    torch.set_num_threads(1)
-    tf.config.threading.set_intra_op_parallelism_threads(1)
+    torch.set_num_threads(args.threads)
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     rng = np.random.default_rng(0)
     size, batch = args.grid, args.batch
