@@ -9,7 +9,9 @@ Needs the ``bench`` extra (PyEPO with OR-Tools, Pyomo, highspy). Sections
   (``pyepo.data.shortestpath.genData(1000, 5, (5, 5), deg=4,
   noise_width=0.5, seed=135)``, 40 arcs east/south) and a 1,000-node /
   5,000-edge random graph. Ours: ``get_oracle("shortest_path",
-  graph=model.arcs, source=0, target=24)``, one call per batch. Against:
+  graph=model.arcs, source=0, target=24)``, one call per batch (on the
+  random graph also with ``bidirectional=False``, the one-sided search;
+  both must return the same paths in every round). Against:
   PyEPO's ``shortestPathModel`` (OR-Tools, GLOP), ``setObj``/``solve`` per
   instance as PyEPO's ``optDataset`` and losses do; a textbook compiled
   Dijkstra written here (numba, one call per instance: the practical
