@@ -99,7 +99,6 @@ class Problem:
             self.oracle, self.oracle_name = im.get_oracle("tsp", layout="edges"), "tsp (edge layout; CP-SAT)"
         else:
             raise ValueError(f"unknown problem {name!r}")
-        self.sense = "max" if name == "ks" else "min"
         self.x = torch.tensor(x, dtype=torch.float32)
         self.c = torch.tensor(c, dtype=torch.float32)
         self.train, self.test = slice(0, train), slice(train, train + test)
@@ -217,7 +216,7 @@ def pyepo_step_fn(method: str, problem: Problem, solve_ratio: float, seed: int):
     cache = {"solve_ratio": solve_ratio, "dataset": ds} if solve_ratio < 1.0 else {}
     pool = {"solve_ratio": 0.05, "dataset": ds}
     l1 = torch.nn.L1Loss()
-    sign = 1.0 if problem.sense == "min" else -1.0  # min: c.w - z; max: z - c.w
+    sign = 1.0 if problem.oracle.sense == "min" else -1.0  # min: c.w - z; max: z - c.w
 
     def regret_loss(layer):
         return lambda cp, c, w, z: (sign * ((layer(cp) * c).sum(1) - z)).mean()

@@ -19,11 +19,12 @@ fixed index offsets with no bounds checks; the heap is a lazy binary heap of
 ``(D, H << 32 | cell)`` pairs in two flat arrays (a stale entry is recognised
 because its key no longer matches the cell's current key), allocated once
 per chunk; the search stops when the target is settled. The heap's sift-down
-and sift-up are written out here and again in
-:mod:`~imle_solvers.oracles._graph_numba` on purpose: shared helpers inlined
-by numba (``inline="always"``) take the heap arrays as arguments, which adds
+and sift-up are written out here on purpose: helpers inlined by numba
+(``inline="always"``) take the heap arrays as arguments, which adds
 reference-count calls to the pop and push paths, and measured 2-7% slower on
 this kernel (median over interleaved rounds, CPU clock).
+:mod:`~imle_solvers.oracles._graph_numba` uses such helpers (``_push``,
+``_pop``) because its bidirectional search runs two heaps.
 """
 
 from __future__ import annotations
