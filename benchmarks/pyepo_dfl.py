@@ -205,6 +205,7 @@ def our_step_fn(method: str, problem: Problem, solve_ratio: float, seed: int):
     def step(cp, c, w, z):
         return loss(cp, c, true_solutions=w, true_objectives=z)
 
+    step.loss = loss  # for pyepo_streams.py, which feeds both sides the same random streams
     return step, lr
 
 
@@ -254,6 +255,11 @@ def pyepo_step_fn(method: str, problem: Problem, solve_ratio: float, seed: int):
         kind = {"pointwise LTR": F.ptLTR, "pairwise LTR": F.prLTR, "listwise LTR": F.lsLTR}[method]
         module = kind(om, **pool)
         step = lambda cp, c, w, z: module(cp, c)  # noqa: E731
+    if method in ("I-MLE", "AIMLE"):
+        # these two modules take no seed, and their solve-or-cache coin (``_branch_rng``) would be seeded from the
+        # operating system: seed it, so that a cached run is reproducible as ours is
+        module._branch_rng = np.random.RandomState(seed)
+    step.module = module if method not in ("DBB", "NID") else None  # for pyepo_streams.py
     return step, lr
 
 
