@@ -502,6 +502,8 @@ def main(argv=None):
     dfl.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     dfl.add_argument("--solve-ratios", type=float, nargs="+", default=[1.0],
                      help="< 1: the solver-based methods with solution caching at that ratio, both sides")
+    dfl.add_argument("--same-coins", action="store_true",
+                     help="with caching, PyEPO's solve-or-cache coin replays ours: both sides solve on the same calls")
     dfl.add_argument("--dfl-out", default=None, help="write the raw results (JSON) here after every run")
     args = parser.parse_args(argv)
     if args.what in ("oracles", "all"):

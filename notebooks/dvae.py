@@ -327,12 +327,12 @@ plt.show()
 # optimum of that trade-off is to keep `θ` flat and ignore the code. The
 # Gumbel-based methods perturb with unit-scale noise, the scale the KL term
 # is measured at. AIMLE, whose adaptive target picks its own step, collapses
-# less (23.4) but is still held back by the same noise.
+# less (23.2) but is still held back by the same noise.
 #
 # **With `τ = 1`** — noise on the scale of the KL term, nothing else changed
 # — I-MLE has the lowest test loss of all methods, below Gumbel-softmax by
-# far more than the spread of either (17.5 ± 0.1 against 20.9 ± 0.1 on its own
-# sampler, 17.6 against 22.4 on the noiseless code). The original notebook
+# far more than the spread of either (17.4 ± 0.1 against 20.9 ± 0.1 on its own
+# sampler, 17.5 against 22.4 on the noiseless code). The original notebook
 # used `τ = 10` on MNIST (784 pixels), where the reconstruction term is
 # about ten times larger and so worth more KL; we did not run MNIST here (no
 # copy offline). Whatever the data, the noise temperature should be chosen

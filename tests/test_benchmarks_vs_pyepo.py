@@ -167,3 +167,20 @@ def test_cached_imle_follows_pyepos_trajectory_on_the_same_streams(adapters):
     # and the streams mattered: another coin and noise stream trains another model
     record = pyepo_streams.replicate(problem, 44, 0, epochs=2, batch=32, solve_ratio=0.3)
     assert record["ours_regret"] != ours
+
+
+@pytest.mark.slow
+def test_same_coins_make_cached_spo_plus_train_the_same_model(adapters, tmp_path):
+    """``--same-coins``: PyEPO's solve-or-cache coin replays our CachedOracle's, so both sides solve on the
+    same calls; SPO+ draws no noise, so with caching the two sides train the same model."""
+    import json
+
+    import vs_pyepo
+
+    out = tmp_path / "dfl.json"
+    vs_pyepo.main(["dfl", "--dfl-problems", "ks", "--train", "64", "--test", "32", "--dfl-epochs", "2",
+                   "--seeds", "42", "--methods", "SPO+", "--solve-ratios", "0.3", "--same-coins",
+                   "--dfl-out", str(out)])
+    (result,) = json.loads(out.read_text())
+    assert result["same_coins"] and result["solve_ratio"] == 0.3
+    assert result["ours_regret"] == pytest.approx(result["pyepo_regret"], abs=1e-9)
