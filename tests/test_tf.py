@@ -79,9 +79,10 @@ def test_sum_of_gamma_k_fold_sum_has_closed_form_moments_and_the_flawed_one_does
     assert abs(flawed.mean() - flawed_mean) < 5 * math.sqrt(flawed.var() / flawed.size)
 
 
-@pytest.mark.parametrize("concentration", [1 / 12, 1 / 3, 1.0, 2.5, 12.0])
+@pytest.mark.parametrize("concentration", [1 / 12, 0.2, 0.21, 1 / 3, 1.0, 2.5, 12.0])
 def test_gamma_sampler_moments_and_distribution(concentration):
-    """The Marsaglia-Tsang sampler in TensorFlow ops (boosted for shape < 1) draws Gamma(a, 1)."""
+    """The samplers in TensorFlow ops draw Gamma(a, 1): Liu-Martin-Syring up to shape 0.2, Marsaglia-Tsang
+    above (boosted below 1)."""
     a = concentration
     x = _standard_gamma(a, [200_000], tf.random.Generator.from_seed(7), tf.float64).numpy()
     assert_mean_var(x, a, a)
@@ -94,23 +95,39 @@ def test_gamma_sampler_moments_and_distribution(concentration):
     assert stats.kstest(y.astype(np.float64), "gamma", args=(a,)).pvalue > 1e-6
 
 
-@pytest.mark.parametrize("concentration", [0.2, 1.5])
-def test_gamma_sampler_rejection_loop(monkeypatch, concentration):
+@pytest.mark.parametrize("concentration", [0.01, 0.05])
+def test_gamma_sampler_very_small_shapes(concentration):
+    """Shapes far below 1 (SumOfGamma(k) with k in the hundreds), in float64: most of Gamma(0.01)'s mass lies below
+    float32's normal range (42% under 1.2e-38), so only float64 can show the distribution whole."""
+    a = concentration
+    x = _standard_gamma(a, [200_000], tf.random.Generator.from_seed(9), tf.float64).numpy()
+    assert_mean_var(x, a, a)
+    assert x.min() >= 0 and np.isfinite(x).all()
+    assert stats.kstest(x, "gamma", args=(a,)).pvalue > 1e-6
+
+
+@pytest.mark.parametrize("concentration, proposals, rejected", [
+    (0.1, "_small_shape_proposals", (0.05, 0.11)),  # acceptance 0.92
+    (0.5, "_proposals", (0.01, 0.06)),
+    (1.5, "_proposals", (0.01, 0.06)),
+])
+def test_gamma_sampler_rejection_loop(monkeypatch, concentration, proposals, rejected):
     """With no spare proposals, every rejected place is filled by the until-enough loop; still Gamma(a)."""
-    monkeypatch.setattr(tf_noise, "_spares", lambda count: tf.constant(0, tf.int32))
-    boost = concentration < 1
+    monkeypatch.setattr(tf_noise, "_spares", lambda count, floor=None: tf.constant(0, tf.int32))
     calls = []
 
     def counting_proposals(count, seed, *args):
         calls.append(int(count))
         return original(count, seed, *args)
 
-    original = tf_noise._proposals
-    monkeypatch.setattr(tf_noise, "_proposals", counting_proposals)
+    original = getattr(tf_noise, proposals)
+    monkeypatch.setattr(tf_noise, proposals, counting_proposals)
     x = tf_noise._gamma_graph(tf.constant(concentration, tf.float64), tf.constant([200_000]),
-                              tf.constant([5, 6], tf.int64), boost, tf.float64).numpy()  # eager: the loop runs in Python
+                              tf.constant([5, 6], tf.int64), tf_noise._method(concentration),
+                              tf.float64).numpy()  # eager: the loop runs in Python
     assert calls[0] == 200_000 and len(calls) >= 3  # the loop ran, and more than once
-    assert 200_000 * 0.01 < calls[1] < 200_000 * 0.06  # it drew for the rejected places (1-5%)
+    low, high = rejected
+    assert 200_000 * low < calls[1] < 200_000 * high  # it drew for the rejected places
     assert stats.kstest(x, "gamma", args=(concentration,)).pvalue > 1e-6
     assert_mean_var(x, concentration, concentration)
 
@@ -120,7 +137,7 @@ def test_gamma_sampler_fills_rejected_places_with_spares_in_order():
     alpha = tf.constant(1.5, tf.float64)
     seed = tf.constant([1, 2], tf.int64)
     n = 5_000
-    x = tf_noise._gamma_graph(alpha, tf.constant([n]), seed, False, tf.float64).numpy()
+    x = tf_noise._gamma_graph(alpha, tf.constant([n]), seed, "mt", tf.float64).numpy()
     first_seed, _ = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     d = 1.5 - 1 / 3
     draw, accept = tf_noise._proposals(tf.constant(n) + tf_noise._spares(tf.constant(n)), first_seed,
