@@ -211,7 +211,6 @@ def our_step_fn(method: str, problem: Problem, solve_ratio: float, seed: int):
         return loss(cp, c, true_solutions=w, true_objectives=z)
 
     step.loss = loss  # for pyepo_streams.py, which feeds both sides the same random streams
-    step.cached = oracle if isinstance(oracle, CachedOracle) and solve_ratio < 1.0 else None  # for --same-coins
     return step, lr
 
 
@@ -311,7 +310,8 @@ def test_regrets(problem: Problem, ours: torch.nn.Module, theirs: torch.nn.Modul
 
 class ReplayedCoin:
     """PyEPO's solve-or-cache coin (``RandomState.uniform()``) replaying ``numpy.random.default_rng(seed)``:
-    the draws our ``CachedOracle(generator=seed)`` makes, one per oracle call."""
+    the draws our ``CachedOracle(generator=seed)`` makes, one per oracle call. ``random()`` too, so that it can
+    stand in for our cache's generator as well."""
 
     def __init__(self, seed: int):
         self._rng = np.random.default_rng(seed)
@@ -319,13 +319,20 @@ class ReplayedCoin:
     def uniform(self) -> float:
         return float(self._rng.random())
 
+    random = uniform
+
+
+def batch_order(problem: Problem, seed: int, epoch: int) -> torch.Tensor:
+    """The training instances' order in ``epoch``: the same on both sides."""
+    return torch.randperm(problem.train.stop, generator=torch.Generator().manual_seed(1000 * seed + epoch))
+
 
 def train_method(problem: Problem, method: str, epochs: int, batch: int, solve_ratio: float, seed: int,
                  same_coins: bool = False) -> dict:
     initial = problem.fresh_model(seed)
     our_step, lr = our_step_fn(method, problem, solve_ratio, seed)
     their_step, their_lr = pyepo_step_fn(method, problem, solve_ratio, seed)
-    if same_coins and getattr(our_step, "cached", None) is not None:
+    if same_coins and solve_ratio < 1.0:
         # both sides solve on the same calls (the same number per step on both sides): the same solver work
         their_step.module._branch_rng = ReplayedCoin(seed)
     sides = {"ours": Run(copy.deepcopy(initial), our_step, lr), "pyepo": Run(copy.deepcopy(initial), their_step,
@@ -333,7 +340,7 @@ def train_method(problem: Problem, method: str, epochs: int, batch: int, solve_r
              # the same loop with no solver (squared error on the costs): the floor both sides pay
              "floor": Run(copy.deepcopy(initial), lambda cp, c, w, z: (cp - c).square().mean(), lr)}
     for epoch in range(epochs):
-        order = torch.randperm(problem.train.stop, generator=torch.Generator().manual_seed(1000 * seed + epoch))
+        order = batch_order(problem, seed, epoch)
         for run in sides.values():
             run_epoch(run, problem, order, batch)
     ours_regret, pyepo_regret = test_regrets(problem, sides["ours"].model, sides["pyepo"].model)
@@ -402,6 +409,7 @@ def bench_dfl(args) -> list[dict]:
     torch.set_num_threads(1)
     results = []
     out = args.dfl_out
+    same_coins = bool(getattr(args, "same_coins", False))
     for name in args.dfl_problems:
         for seed in args.seeds:
             problem = Problem(name, seed, args.train, args.test)
@@ -411,9 +419,8 @@ def bench_dfl(args) -> list[dict]:
                 for ratio in args.solve_ratios:
                     if ratio < 1.0 and method in ("NCE", "pointwise LTR", "pairwise LTR", "listwise LTR"):
                         continue  # these always use the pool (solve_ratio 0.05)
-                    result = train_method(problem, method, args.epochs, args.train_batch, ratio, seed,
-                                          getattr(args, "same_coins", False))
-                    result["same_coins"] = bool(getattr(args, "same_coins", False)) and ratio < 1.0
+                    result = train_method(problem, method, args.epochs, args.train_batch, ratio, seed, same_coins)
+                    result["same_coins"] = same_coins and ratio < 1.0
                     results.append(result)
                     print(f"{name} seed {seed} {method:<14} ratio {ratio}: regret ours {result['ours_regret']:.4f} "
                           f"PyEPO {result['pyepo_regret']:.4f}; s/epoch ours {np.median(result['ours_epoch_s']):.3f} "

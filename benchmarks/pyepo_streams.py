@@ -50,7 +50,7 @@ class SharedStreams:
     def __init__(self, seed: int, kappa: float = 5.0):
         from imle_solvers import SumOfGamma
 
-        self.coins = np.random.default_rng(seed).random(1_000_000)
+        self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
         self.noise = SumOfGamma(kappa)
         self.queues: dict[str, list[torch.Tensor]] = {"ours": [], "pyepo": []}
@@ -64,21 +64,6 @@ class SharedStreams:
         if not self.queues[side]:
             self._next(samples, batch, size)
         return self.queues[side].pop(0)
-
-    def coin(self):
-        streams = self
-
-        class Coin:  # numpy's random() (CachedOracle) and RandomState.uniform() (PyEPO) alike
-            def __init__(self):
-                self.i = 0
-
-            def random(self):
-                self.i += 1
-                return float(streams.coins[self.i - 1])
-
-            uniform = random
-
-        return Coin()
 
     def install(self, ours_step, pyepo_step) -> None:
         streams = self
@@ -95,17 +80,16 @@ class SharedStreams:
 
         layer.noise, layer.generator = Ours(), None
         module.distribution = Theirs()
-        layer.oracle._rng = self.coin()
-        module._branch_rng = self.coin()
+        layer.oracle._rng = pyepo_dfl.ReplayedCoin(self.seed)  # two copies of one coin stream
+        module._branch_rng = pyepo_dfl.ReplayedCoin(self.seed)
 
 
 def train(problem, ours_step, lr, pyepo_step, pyepo_lr, seed: int, epochs: int, batch: int, every_epoch=None):
     initial = problem.fresh_model(seed)
     runs = {"ours": pyepo_dfl.Run(copy.deepcopy(initial), ours_step, lr),
             "pyepo": pyepo_dfl.Run(copy.deepcopy(initial), pyepo_step, pyepo_lr)}
-    n = problem.train.stop
     for epoch in range(epochs):
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(1000 * seed + epoch))
+        order = pyepo_dfl.batch_order(problem, seed, epoch)
         for run in runs.values():
             pyepo_dfl.run_epoch(run, problem, order, batch)
         if every_epoch is not None:

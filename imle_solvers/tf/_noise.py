@@ -256,7 +256,7 @@ def _standard_gamma(concentration: float, shape, generator, dtype) -> tf.Tensor:
     ``Gamma(a + 1) * U**(1/a)``, with ``U`` recycled from the accepting uniform (see
     :func:`_marsaglia_tsang`). Normals by Box-Muller from uniforms. For ``a <= 0.2`` (the
     ``Gamma(1/k)`` terms of ``SumOfGamma(k)`` for ``k >= 5``): Liu, Martin and Syring's
-    small-shape sampler (:func:`_small_shape_proposals`), about 12% faster at ``a = 1/12``. All random
+    small-shape sampler (:func:`_small_shape_proposals`), about 4% faster for ``SumOfGamma(12)``. All random
     numbers come from stateless ops under one seed pair (:func:`_seed`).
     ``tf.random.gamma`` is about five times slower on the CPU (see
     ``benchmarks/tf_estimators.py``).
