@@ -447,6 +447,25 @@ def test_adaptive_target_adapts_in_training_only_and_is_saved_with_the_weights()
     assert float(target.beta.numpy()) != before
 
 
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_native_top_k_equals_the_oracle_with_ties_in_graphs_and_under_xla(k):
+    """The TensorFlow top-k (selection by the k-th largest value, sorting where it is tied, top_k under XLA)
+    returns what the numpy oracle returns: the lower index wins ties."""
+    from imle_solvers.tf._oracle import native_solver
+
+    oracle = im.get_oracle("topk", k=k)
+    solve = native_solver(oracle)
+    rng = np.random.default_rng(k)
+    continuous = rng.normal(size=(2, 50, 7))
+    tied = rng.integers(0, 3, size=(2, 50, 7)).astype(np.float64)  # most rows tie at the k-th value
+    mixed = continuous.copy()
+    mixed[0, 5] = tied[0, 5]  # one tied row among untied ones
+    for values in (continuous, tied, mixed):
+        expected = oracle(values.reshape(-1, 7)).reshape(values.shape)
+        for run in (solve, tf.function(solve), tf.function(solve, jit_compile=True)):
+            np.testing.assert_array_equal(run(tf.constant(values)).numpy(), expected)
+
+
 def test_supports_jit_only_for_native_oracles_and_xla_noise():
     assert itf.IMLE(im.get_oracle("topk", k=2)).supports_jit  # tf.math.top_k + Gumbel
     assert not itf.IMLE(im.get_oracle("topk", k=2), noise=itf.SumOfGamma(2)).supports_jit  # no XLA Gamma
