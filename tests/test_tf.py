@@ -79,6 +79,49 @@ def test_sum_of_gamma_k_fold_sum_has_closed_form_moments_and_the_flawed_one_does
     assert abs(flawed.mean() - flawed_mean) < 5 * math.sqrt(flawed.var() / flawed.size)
 
 
+def splitmix64_reference(state: int, count: int) -> list[int]:
+    """Vigna's splitmix64.c, in Python integers."""
+    out, mask = [], (1 << 64) - 1
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(z ^ (z >> 31))
+    return out
+
+
+def test_splitmix64_is_the_published_generator():
+    """The samplers' uniforms come from SplitMix64: its published first outputs for seed 1234567, and ours equal
+    the reference stream from the state the seed pair names (start - 1 = top 62 bits of s0 xor s1 * MIX1)."""
+    assert splitmix64_reference(1234567, 2) == [6457827717110365317, 3203168211198807973]
+    mask = (1 << 64) - 1
+    for s0, s1 in [(5, 0), (-3, 2**62 + 7), (2**63 - 1, -(2**63))]:
+        start = ((s0 & mask) ^ ((s1 & mask) * 0xBF58476D1CE4E5B9 & mask)) >> 2
+        ours = tf_noise._splitmix64(tf.constant(6), tf.constant([s0, s1], tf.int64)).numpy().tolist()
+        assert ours == splitmix64_reference(start * 0x9E3779B97F4A7C15 & mask, 6)
+
+
+@pytest.mark.parametrize("dtype, grid", [(tf.float32, 2**24), (tf.float64, 2**53)])
+def test_sampler_uniforms_are_uniform_and_independent(dtype, grid):
+    n = 1_000_000
+    u = tf_noise._uniform(tf.constant(n), tf.constant([11, 12], tf.int64), dtype).numpy()
+    assert u.dtype == dtype.as_numpy_dtype and u.shape == (n,)
+    assert u.min() >= 0 and u.max() < 1 and np.all(u * grid == np.floor(u * grid))  # k / grid, never 1
+    assert stats.kstest(u, "uniform").pvalue > 1e-6
+    assert_mean_var(u.astype(np.float64), 0.5, 1 / 12)
+    se = 1 / math.sqrt(n / 2)
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 5 * se  # neighbours (the two halves of one output in float32)
+    first, second = u[: n // 2], u[n // 2 :]  # as the samplers split them: proposals and acceptance tests
+    assert abs(np.corrcoef(first, second)[0, 1]) < 5 * se
+    counts = np.histogram2d(first, second, bins=16, range=[[0, 1], [0, 1]])[0]
+    assert stats.chisquare(counts.ravel()).pvalue > 1e-6
+    other = tf_noise._uniform(tf.constant(8), tf.constant([11, 13], tf.int64), dtype).numpy()
+    assert not np.array_equal(u[:8], other)  # seed pairs that differ in the second half draw differently
+    np.testing.assert_array_equal(u[:8], tf_noise._uniform(tf.constant(8), tf.constant([11, 12], tf.int64),
+                                                             dtype).numpy())
+
+
 @pytest.mark.parametrize("concentration", [1 / 12, 0.2, 0.21, 1 / 3, 1.0, 2.5, 12.0])
 def test_gamma_sampler_moments_and_distribution(concentration):
     """The samplers in TensorFlow ops draw Gamma(a, 1): Liu-Martin-Syring up to shape 0.2, Marsaglia-Tsang
@@ -148,6 +191,22 @@ def test_gamma_sampler_fills_rejected_places_with_spares_in_order():
     rejected = ~accept[:n]
     assert 0 < rejected.sum() < 0.06 * n
     np.testing.assert_array_equal(x[rejected], draw[n:][accept[n:]][: rejected.sum()])
+
+
+@pytest.mark.parametrize("concentration, no_spares", [(1 / 12, False), (1 / 12, True), (0.5, False), (2.0, True)])
+def test_sum_of_gamma_sums_the_draws_the_gamma_sampler_fills_in(monkeypatch, concentration, no_spares):
+    """The sum-of-gamma sampler adds the spares of the rejected places (weight 1/i) instead of filling them in:
+    for the same seed it returns the weighted sum of the Gamma sampler's draws of shape (s, *shape) -- the
+    same proposals, the same spares, for the same places; also when the spares run short and the loop draws."""
+    if no_spares:
+        monkeypatch.setattr(tf_noise, "_spares", lambda count, floor=None: tf.constant(0, tf.int32))
+    alpha, seed = tf.constant(concentration, tf.float64), tf.constant([3, 4], tf.int64)
+    method = tf_noise._method(concentration)
+    gammas = tf_noise._gamma_graph(alpha, tf.constant([7, 30, 20]), seed, method, tf.float64).numpy()
+    expected = np.tensordot(1 / np.arange(1, 8), gammas, axes=1) - concentration * math.log(7)
+    eps = tf_noise._sum_of_gamma_graph(alpha, tf.constant(7), tf.constant([30, 20]), seed, method, tf.float64)
+    assert eps.shape == (30, 20)
+    np.testing.assert_allclose(eps.numpy(), expected, rtol=1e-12, atol=1e-15)
 
 
 def test_gamma_sampler_shapes_and_reproducibility():
