@@ -186,8 +186,9 @@ def _small_shape_proposals(count, seed, alpha, dtype):
     """
     w = alpha / (math.e * (1.0 - alpha))
     r = 1.0 / (1.0 + w)
-    uniform = _uniform(2 * count, seed, dtype)
-    u, v = uniform[:count], uniform[count:]
+    # two independent streams: with two or more inter-op threads TensorFlow runs their ops side by side
+    seed_u, seed_v = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    u, v = _uniform(count, seed_u, dtype), _uniform(count, seed_v, dtype)
     t = u * (1.0 / r)
     first = t <= 1.0
     # Exp(1) for z >= 0 from t, Exp(lam) for z < 0 from (t - 1) r / (1 - r); in y = log X both are one log
