@@ -24,15 +24,15 @@ TensorFlow, its default on an N-core machine).
 Sum-of-gamma noise: ``SumOfGamma(k=grid).sample((batch, grid**2))`` (10
 terms: ``10 * batch * grid**2`` Gamma draws, 92,160 by default) for torch,
 for the TensorFlow sampler eagerly and inside a ``tf.function``, the same
-sampler with TensorFlow's Philox uniforms instead of its SplitMix64 ones,
-and, for reference, the TensorFlow draw as it was before
+sampler with its proposals drawn by TensorFlow ops instead of one
+XLA-compiled kernel, and, for reference, the TensorFlow draw as it was before
 (``tf.random.stateless_gamma`` of shape ``(10, batch, grid**2)`` and the
 weighted sum); ratios against torch.
 
 Last, a Keras ``train_on_batch`` step (Adam update included) of a Dense +
 IMLESubsetkLayer model against the Dense layer alone (and, to show what the
-noise costs, the same layer with Philox uniforms, with Gumbel noise and
-without noise).
+noise costs, the same layer without XLA, with Gumbel noise and without
+noise).
 
 Step, noise and Keras times: best / median / worst of ``--repeats``
 interleaved rounds. ``--clock cpu`` times the noise and Keras rows in CPU
@@ -92,34 +92,6 @@ def print_spread(seconds: dict, baseline: str, width: int = 43) -> None:
         print(f"  {label:{width}s} {spread[0] * 1e3:8.3f} {spread[1] * 1e3:8.3f} {spread[2] * 1e3:8.3f}   {ratios}")
 
 
-class PhiloxSumOfGamma:
-    """``imle_solvers.tf.SumOfGamma`` with TensorFlow's own uniforms (``tf.random.stateless_uniform``, Philox)
-    in place of its SplitMix64 ones: the same sampler otherwise, to show what the generator costs."""
-
-    def __init__(self, k: float):
-        import tensorflow as tf
-
-        from imle_solvers.tf import _noise
-
-        self.k = k
-        original = _noise._uniform
-        _noise._uniform = lambda count, seed, dtype: tf.random.stateless_uniform(tf.reshape(count, [1]), seed,
-                                                                                dtype=dtype)
-        try:  # trace now, while the uniforms are Philox's
-            self.sampler = _noise._make_sampler("sum_of_gamma", _noise._method(1.0 / k), tf.float32)
-            self.sampler.get_concrete_function()
-        finally:
-            _noise._uniform = original
-
-    def sample(self, shape, *, generator=None, dtype=None):
-        import tensorflow as tf
-
-        from imle_solvers.tf import _noise
-
-        return self.sampler(tf.constant(1.0 / self.k), tf.constant(10, tf.int32), _noise._shape_vector(shape),
-                            _noise._seed(generator))
-
-
 def noise_functions(batch: int, n: int, k: int) -> dict:
     """One sum-of-gamma draw of shape (batch, n), 10 terms, per implementation."""
     import math
@@ -134,8 +106,8 @@ def noise_functions(batch: int, n: int, k: int) -> dict:
     torch_generator = torch.Generator().manual_seed(0)
     generator = tf.random.Generator.from_seed(0)
     in_graph = tf.function(lambda: tf_noise.sample([batch, n], generator=generator))
-    philox = PhiloxSumOfGamma(k)
-    philox_in_graph = tf.function(lambda: philox.sample([batch, n], generator=generator))
+    uncompiled = itf.SumOfGamma(k, xla=False)
+    uncompiled_in_graph = tf.function(lambda: uncompiled.sample([batch, n], generator=generator))
 
     def before():  # the TensorFlow draw before this sampler: TensorFlow's Gamma op, then the weighted sum
         seed = generator.make_seeds(1)[:, 0]
@@ -146,7 +118,7 @@ def noise_functions(batch: int, n: int, k: int) -> dict:
         "torch SumOfGamma.sample": lambda: torch_noise.sample((batch, n), generator=torch_generator),
         "tf SumOfGamma.sample, eager": lambda: tf_noise.sample([batch, n], generator=generator),
         "tf SumOfGamma.sample, tf.function": lambda: in_graph().numpy(),
-        "  the same, Philox uniforms, tf.function": lambda: philox_in_graph().numpy(),
+        "  the same without XLA, tf.function": lambda: uncompiled_in_graph().numpy(),
         "tf.random.stateless_gamma (before), eager": before,
     }
 
@@ -245,12 +217,10 @@ def main() -> None:
     x = rng.normal(size=(batch, 32)).astype("float32")
     y = im.get_oracle("topk", k=k)(rng.normal(size=(batch, n))).astype("float32")
     models = {}
-    philox_layer = itf.IMLESubsetkLayer(k, seed=0)
-    philox_layer.noise = PhiloxSumOfGamma(k)
     layers = {
         "keras, Dense only": [],
         "keras, + IMLESubsetkLayer (sum-of-gamma)": [itf.IMLESubsetkLayer(k, seed=0)],
-        "keras, + the same, Philox uniforms": [philox_layer],
+        "keras, + the same without XLA": [itf.IMLESubsetkLayer(k, seed=0, xla=False)],
         "keras, + IMLE(topk), Gumbel noise": [itf.IMLE(im.get_oracle("topk", k=k), seed=0)],
         "keras, + IMLE(topk), no noise": [itf.IMLE(im.get_oracle("topk", k=k), noise=None)],
     }

@@ -157,6 +157,7 @@ def test_gamma_sampler_very_small_shapes(concentration):
 def test_gamma_sampler_rejection_loop(monkeypatch, concentration, proposals, rejected):
     """With no spare proposals, every rejected place is filled by the until-enough loop; still Gamma(a)."""
     monkeypatch.setattr(tf_noise, "_spares", lambda count, floor=None: tf.constant(0, tf.int32))
+    monkeypatch.setattr(tf_noise, "_bucket", lambda count: count)  # no extra proposals either
     calls = []
 
     def counting_proposals(count, seed, *args):
@@ -207,6 +208,33 @@ def test_sum_of_gamma_sums_the_draws_the_gamma_sampler_fills_in(monkeypatch, con
     eps = tf_noise._sum_of_gamma_graph(alpha, tf.constant(7), tf.constant([30, 20]), seed, method, tf.float64)
     assert eps.shape == (30, 20)
     np.testing.assert_allclose(eps.numpy(), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("concentration", [1 / 12, 0.5, 2.0])
+def test_xla_kernel_and_tensorflow_ops_draw_the_same(concentration):
+    """The proposals' XLA kernel (the default) and the same math as TensorFlow ops give the same draws from the
+    same seed (float64: the last bits of log and exp never flip an acceptance at this size)."""
+    alpha, seed = tf.constant(concentration, tf.float64), tf.constant([8, 9], tf.int64)
+    method = tf_noise._method(concentration)
+    draws = [tf_noise._sum_of_gamma_graph(alpha, tf.constant(10), tf.constant([40, 30]), seed, method, tf.float64,
+                                          xla=xla).numpy() for xla in (True, False)]
+    np.testing.assert_allclose(draws[0], draws[1], rtol=1e-12, atol=1e-15)
+    noise = itf.SumOfGamma(3, xla=False)
+    assert repr(noise) == "SumOfGamma(k=3.0, num_terms=10, xla=False)"
+    assert noise.sample([5, 3], generator=tf.random.Generator.from_seed(1)).shape == (5, 3)
+    with pytest.raises(im.InvalidInputError, match="xla"):
+        itf.SumOfGamma(3, xla="yes")
+
+
+def test_proposal_counts_come_in_buckets():
+    """XLA compiles the proposals once per count: counts are rounded up to 16 sizes per doubling, at most 6.25%
+    more proposals (the extra ones are spares)."""
+    counts = np.unique(np.geomspace(1, 3_000_000, 4_000).astype(np.int32))
+    buckets = tf_noise._bucket(tf.constant(counts)).numpy()
+    assert np.all(buckets >= counts) and np.all(buckets <= np.maximum(counts * 1.0625, counts + 1))
+    for low in (2**10, 2**16, 2**20):
+        inside = (counts >= low) & (counts < 2 * low)
+        assert len(np.unique(buckets[inside])) <= 17
 
 
 def test_gamma_sampler_shapes_and_reproducibility():
@@ -395,10 +423,12 @@ def test_subset_layer_is_imle_with_sum_of_gamma_and_the_same_temperature_in_the_
 
 def test_keras_saving(tmp_path, rng):
     x = rng.normal(size=(4, 5)).astype("float32")
-    model = tf.keras.Sequential([tf.keras.Input((5,)), tf.keras.layers.Dense(6), itf.IMLESubsetkLayer(2, tau=1.5)])
+    layer = itf.IMLESubsetkLayer(2, tau=1.5, xla=False)
+    model = tf.keras.Sequential([tf.keras.Input((5,)), tf.keras.layers.Dense(6), layer])
     model.save(tmp_path / "subset.keras")
     loaded = tf.keras.models.load_model(tmp_path / "subset.keras")
     assert isinstance(loaded.layers[-1], itf.IMLESubsetkLayer) and loaded.layers[-1].tau == 1.5
+    assert loaded.layers[-1].noise.xla is False
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
     def adaptive_model():

@@ -385,6 +385,9 @@ class IMLESubsetkLayer(IMLE):
         lambda_: the perturbation strength of the target.
         num_terms: the truncation of the sum-of-gamma series.
         seed: an int for reproducible noise.
+        xla: draw the noise's Gamma proposals with one XLA-compiled kernel
+            (default; see :class:`SumOfGamma`), or with TensorFlow ops
+            (``False``, for a device or build without XLA).
 
     Example:
         >>> import tensorflow as tf
@@ -398,18 +401,20 @@ class IMLESubsetkLayer(IMLE):
     """
 
     def __init__(self, k: int, tau: float = 10.0, lambda_: float = 10.0, *, num_terms: int = 10,
-                 seed: int | None = None, num_samples: int = 1, reduction: str = "mean", **kwargs: Any):
+                 seed: int | None = None, num_samples: int = 1, reduction: str = "mean", xla: bool = True,
+                 **kwargs: Any):
         tau = check_number("IMLESubsetkLayer", "tau", tau)
         super().__init__(
-            TopK(k), noise=SumOfGamma(k, num_terms), target=PerturbedTarget(lambda_), num_samples=num_samples,
+            TopK(k), noise=SumOfGamma(k, num_terms, xla=xla), target=PerturbedTarget(lambda_),
+            num_samples=num_samples,
             noise_temperature=tau, target_temperature=tau, reduction=reduction, seed=seed, **kwargs,
         )
-        self.k, self.tau, self.lambda_, self.num_terms = int(k), tau, float(lambda_), num_terms
+        self.k, self.tau, self.lambda_, self.num_terms, self.xla = int(k), tau, float(lambda_), num_terms, xla
 
     def get_config(self) -> dict[str, Any]:
         """The layer's arguments, for Keras serialisation (``model.save``)."""
         config = {key: value for key, value in keras.layers.Layer.get_config(self).items()
                   if key in ("name", "dtype", "trainable")}
         config.update(k=self.k, tau=self.tau, lambda_=self.lambda_, num_terms=self.num_terms, seed=self.seed,
-                      num_samples=self.num_samples, reduction=self.reduction)
+                      num_samples=self.num_samples, reduction=self.reduction, xla=self.xla)
         return config

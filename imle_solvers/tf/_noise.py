@@ -81,8 +81,8 @@ def _small_shape_acceptance(alpha: tf.Tensor) -> tf.Tensor:
 # SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014; the
 # generator of Java's SplittableRandom, Vigna's splitmix64.c): the state advances by GOLDEN, and each output is
 # mix(state). It passes BigCrush, and being a function of a counter (state i = i * GOLDEN from a start) it is
-# computed for all outputs at once in nine elementwise passes over 64-bit integers, which on the CPU take about
-# half the time of TensorFlow's own Philox draw of the same number of uniforms (see _uniform).
+# plain integer arithmetic over all outputs at once, which XLA fuses with the proposals into one loop (XLA's own
+# Philox is slow on the CPU; as TensorFlow ops, SplitMix64 takes about half the time of TensorFlow's Philox op).
 _GOLDEN = 0x9E3779B97F4A7C15
 _MIX = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
 _HIGH24_OF_EACH_HALF = 0x00FFFFFF00FFFFFF  # after a shift by 8: the top 24 bits of each 32-bit half
@@ -93,8 +93,7 @@ def _splitmix64(count: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
     The outputs ``mix(i * GOLDEN)`` for ``i = start, ..., start + count - 1``: the stream that starts in state
     ``(start - 1) * GOLDEN``, with ``start - 1`` the top 62 bits of ``seed[0] xor seed[1] * MIX1`` (pairs that
-    differ in either half start apart; ``start + count`` stays within int64, so one ``tf.range`` makes the
-    counter).
+    differ in either half start apart; ``start + count`` stays within int64).
     """
     u64 = tf.uint64
 
@@ -103,7 +102,7 @@ def _splitmix64(count: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
     mixed = tf.bitwise.bitwise_xor(tf.bitcast(seed[0], u64), tf.bitcast(seed[1], u64) * const(_MIX[0]))
     start = tf.bitcast(tf.bitwise.right_shift(mixed, const(2)), tf.int64) + 1
-    z = tf.bitcast(tf.range(start, start + tf.cast(count, tf.int64), dtype=tf.int64), u64) * const(_GOLDEN)
+    z = tf.bitcast(tf.range(tf.cast(count, tf.int64), dtype=tf.int64) + start, u64) * const(_GOLDEN)
     z = tf.bitwise.bitwise_xor(z, tf.bitwise.right_shift(z, const(30))) * const(_MIX[0])
     z = tf.bitwise.bitwise_xor(z, tf.bitwise.right_shift(z, const(27))) * const(_MIX[1])
     return tf.bitwise.bitwise_xor(z, tf.bitwise.right_shift(z, const(31)))
@@ -114,9 +113,7 @@ def _uniform(count, seed, dtype) -> tf.Tensor:
 
     From SplitMix64 (:func:`_splitmix64`): in float32 two 24-bit uniforms per output (the top 24 bits of
     each 32-bit half: ``k / 2**24``, a finer grid than TensorFlow's own float32 uniforms, ``k / 2**23``), in
-    float64 one 53-bit uniform per output. Like TensorFlow's uniforms they can be 0 and are never 1. On the
-    CPU this takes about half the time of ``tf.random.stateless_uniform`` (Philox), which was half of the
-    sum-of-gamma sampler's time (``benchmarks/tf_estimators.py``).
+    float64 one 53-bit uniform per output. Like TensorFlow's uniforms they can be 0 and are never 1.
     """
     if dtype == tf.float64:
         bits = tf.bitwise.right_shift(_splitmix64(count, seed), tf.constant(11, tf.uint64))
@@ -158,8 +155,32 @@ def _marsaglia_tsang(x, log_u, d, c, inverse_alpha, boost: bool):
     return dv, accept
 
 
-def _proposals(count, seed, d, c, inverse_alpha, boost: bool, dtype):
-    """``count`` (a scalar int32 tensor) Marsaglia-Tsang proposals from a stateless ``seed``: ``(draw, accepted)``."""
+def _compiled(function):
+    """``function`` compiled by XLA (``tf.function(jit_compile=True)``): the proposals' ~25 elementwise passes
+    (the uniforms included) become one fused loop -- on the CPU about half the time of the same TensorFlow ops
+    on one thread, and less than half with TensorFlow's default threads, which split every op across the cores
+    (``benchmarks/tf_estimators.py``). XLA compiles once per proposal count (see :func:`_bucket`): about half a
+    second the first time a count is seen."""
+    return tf.function(function, jit_compile=True, autograph=False)
+
+
+def _bucket(count: tf.Tensor) -> tf.Tensor:
+    """``count`` rounded up to a multiple of ``2**(floor(log2 count) - 4)``: at most 6.25% more proposals (they
+    only add spares), and 16 sizes per doubling for XLA to compile, however the batch size varies."""
+    count = tf.maximum(tf.cast(count, tf.int32), 1)
+    step = tf.bitwise.left_shift(1, tf.maximum(
+        tf.cast(tf.math.floor(tf.math.log(tf.cast(count, tf.float64)) / math.log(2.0)), tf.int32) - 4, 0))
+    return (count + step - 1) // step * step
+
+
+def _proposals(count, seed, d, c, inverse_alpha, boost: bool, dtype, xla: bool = True):
+    """At least ``count`` (a scalar int32 tensor) Marsaglia-Tsang proposals from a stateless ``seed``:
+    ``(draw, accepted)`` (:func:`_bucket` sizes; one XLA-compiled kernel, or TensorFlow ops with ``xla=False``)."""
+    kernel = _marsaglia_tsang_kernel if xla else _marsaglia_tsang_proposals
+    return kernel(_bucket(count), seed, d, c, inverse_alpha, boost, dtype)
+
+
+def _marsaglia_tsang_proposals(count, seed, d, c, inverse_alpha, boost: bool, dtype):
     h = (count + 1) // 2
     # 2h uniforms for Box-Muller (the first h go through a log), count for the acceptance test
     uniform = _uniform(2 * h + count, seed, dtype)
@@ -169,8 +190,19 @@ def _proposals(count, seed, d, c, inverse_alpha, boost: bool, dtype):
     return _marsaglia_tsang(x, tf.math.log(tf.maximum(u, tiny)), d, c, inverse_alpha, boost)
 
 
-def _small_shape_proposals(count, seed, alpha, dtype):
-    """``count`` (a scalar int32 tensor) proposals ``(draw, accepted)`` for Gamma(``alpha``), ``alpha <= 0.2``.
+_marsaglia_tsang_kernel = _compiled(_marsaglia_tsang_proposals)
+
+
+def _small_shape_proposals(count, seed, alpha, dtype, xla: bool = True):
+    """At least ``count`` (a scalar int32 tensor) proposals ``(draw, accepted)`` for Gamma(``alpha``),
+    ``alpha <= 0.2`` (:func:`_bucket` sizes; see :func:`_small_shape_math`; one XLA-compiled kernel, or
+    TensorFlow ops with ``xla=False``)."""
+    kernel = _small_shape_kernel if xla else _small_shape_math
+    return kernel(_bucket(count), seed, alpha, dtype)
+
+
+def _small_shape_math(count, seed, alpha, dtype):
+    """``count`` proposals ``(draw, accepted)`` for Gamma(``alpha``), ``alpha <= 0.2``.
 
     Liu, Martin and Syring (2017), "Simulating from a gamma distribution with small shape
     parameter": ``Z = -alpha log X`` has density ``exp(-z - exp(-z / alpha)) / Gamma(alpha + 1)``,
@@ -186,9 +218,10 @@ def _small_shape_proposals(count, seed, alpha, dtype):
     """
     w = alpha / (math.e * (1.0 - alpha))
     r = 1.0 / (1.0 + w)
-    # two independent streams: with two or more inter-op threads TensorFlow runs their ops side by side
-    seed_u, seed_v = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    u, v = _uniform(count, seed_u, dtype), _uniform(count, seed_v, dtype)
+    # two streams (with two or more inter-op threads TensorFlow runs the ops of the two side by side when they are
+    # not compiled): the second seed differs in bit 62 of seed[0], so its stream starts 2**60 outputs away
+    u = _uniform(count, seed, dtype)
+    v = _uniform(count, tf.stack([tf.bitwise.bitwise_xor(seed[0], tf.constant(1 << 62, tf.int64)), seed[1]]), dtype)
     t = u * (1.0 / r)
     first = t <= 1.0
     # Exp(1) for z >= 0 from t, Exp(lam) for z < 0 from (t - 1) r / (1 - r); in y = log X both are one log
@@ -199,20 +232,24 @@ def _small_shape_proposals(count, seed, alpha, dtype):
     return x, tf.math.log(v) < log_ratio
 
 
-def _proposer(alpha, method: str, dtype):
+_small_shape_kernel = _compiled(_small_shape_math)
+
+
+def _proposer(alpha, method: str, dtype, xla: bool):
     """``(propose, floor)``: ``propose(count, seed) -> (draw, accepted)`` for ``method`` (see :func:`_gamma_graph`)
     and a floor of its acceptance probability."""
     if method == "small":
-        return (lambda count, seed: _small_shape_proposals(count, seed, alpha, dtype)), _small_shape_acceptance(alpha)
+        return ((lambda count, seed: _small_shape_proposals(count, seed, alpha, dtype, xla)),
+                _small_shape_acceptance(alpha))
     boost = method == "boost"
     a = alpha + 1.0 if boost else alpha
     d = a - 1.0 / 3.0
     c = 1.0 / tf.sqrt(9.0 * d)
     inverse_alpha = 1.0 / alpha
-    return (lambda count, seed: _proposals(count, seed, d, c, inverse_alpha, boost, dtype)), _ACCEPTANCE_FLOOR
+    return (lambda count, seed: _proposals(count, seed, d, c, inverse_alpha, boost, dtype, xla)), _ACCEPTANCE_FLOOR
 
 
-def _draw(alpha, n, seed, method: str, dtype):
+def _draw(alpha, n, seed, method: str, dtype, xla: bool):
     """``n`` places of Gamma(``alpha``) proposals: ``(draw, accepted, spare)``.
 
     One batch of ``n + spares`` independent proposals from the first half of ``seed``: ``draw`` and
@@ -222,16 +259,16 @@ def _draw(alpha, n, seed, method: str, dtype):
     order for the rejected places gives every place an independent Gamma(``alpha``) draw -- the same
     distribution as redrawing each rejected place until accepted.
     """
-    propose, floor = _proposer(alpha, method, dtype)
+    propose, floor = _proposer(alpha, method, dtype, xla)
     first_seed, _ = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     draw, accept = propose(n + _spares(n, floor), first_seed)
     return draw[:n], accept[:n], tf.boolean_mask(draw[n:], accept[n:])
 
 
-def _enough_spares(spare, missing, alpha, seed, method: str, dtype):
+def _enough_spares(spare, missing, alpha, seed, method: str, dtype, xla: bool):
     """``spare`` with at least ``missing`` entries: when it is short (rare: see :data:`_ACCEPTANCE_FLOOR` and
     :func:`_spares`), more accepted proposals from the second half of ``seed``, until there are enough."""
-    propose, floor = _proposer(alpha, method, dtype)
+    propose, floor = _proposer(alpha, method, dtype, xla)
     _, loop_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
 
     def short(spare, seed):
@@ -251,7 +288,7 @@ def _enough_spares(spare, missing, alpha, seed, method: str, dtype):
     return tf.cond(short(spare, loop_seed), loop, lambda: spare)
 
 
-def _gamma_graph(alpha, shape, seed, method: str, dtype):
+def _gamma_graph(alpha, shape, seed, method: str, dtype, xla: bool = True):
     """Gamma(``alpha``) draws of ``shape``: the body of the compiled sampler (see :func:`_standard_gamma`).
 
     ``method``: ``"small"`` (:func:`_small_shape_proposals`, shapes up to 0.2), ``"boost"``
@@ -260,14 +297,14 @@ def _gamma_graph(alpha, shape, seed, method: str, dtype):
     take the accepted spares in order (:func:`_draw`).
     """
     n = tf.reduce_prod(shape)
-    draw, accept, spare = _draw(alpha, n, seed, method, dtype)
+    draw, accept, spare = _draw(alpha, n, seed, method, dtype, xla)
     todo = tf.where(~accept)  # (m, 1): the rejected places
     m = tf.shape(todo, out_type=tf.int32)[0]
-    spare = _enough_spares(spare, m, alpha, seed, method, dtype)
+    spare = _enough_spares(spare, m, alpha, seed, method, dtype, xla)
     return tf.reshape(tf.tensor_scatter_nd_update(draw, todo, spare[:m]), shape)
 
 
-def _sum_of_gamma_graph(alpha, num_terms, shape, seed, method: str, dtype):
+def _sum_of_gamma_graph(alpha, num_terms, shape, seed, method: str, dtype, xla: bool = True):
     """``sum_i G_i / i - alpha ln(num_terms)`` of ``shape``, ``G_i ~ Gamma(alpha)``: the body of the compiled
     sum-of-gamma sampler.
 
@@ -277,35 +314,35 @@ def _sum_of_gamma_graph(alpha, num_terms, shape, seed, method: str, dtype):
     7% of them) -- no copy of the whole draw to scatter into.
     """
     size = tf.reduce_prod(shape)
-    draw, accept, spare = _draw(alpha, num_terms * size, seed, method, dtype)
+    draw, accept, spare = _draw(alpha, num_terms * size, seed, method, dtype, xla)
     accept = tf.reshape(accept, tf.stack([num_terms, size]))
     inverse_i = 1.0 / tf.range(1, num_terms + 1, dtype=dtype)  # (s,)
     kept = tf.where(accept, tf.reshape(draw, tf.stack([num_terms, size])), tf.zeros((), dtype))
     eps = tf.linalg.matvec(kept, inverse_i, transpose_a=True)  # (size,)
     todo = tf.where(~accept)  # (m, 2): term i - 1 and entry j of each rejected place, in place order
     m = tf.shape(todo, out_type=tf.int32)[0]
-    spare = _enough_spares(spare, m, alpha, seed, method, dtype)
+    spare = _enough_spares(spare, m, alpha, seed, method, dtype, xla)
     weight = 1.0 / (tf.cast(todo[:, 0], dtype) + 1.0)
     eps += tf.math.unsorted_segment_sum(spare[:m] * weight, todo[:, 1], size)
     return tf.reshape(eps - alpha * tf.math.log(tf.cast(num_terms, dtype)), shape)
 
 
-def _make_sampler(kind: str, method: str, dtype: tf.DType):
-    """A ``tf.function`` (traced once per ``kind``, ``method``, ``dtype``; any shape and concentration of the
-    method's range):
+def _make_sampler(kind: str, method: str, dtype: tf.DType, xla: bool = True):
+    """A ``tf.function`` (traced once per ``kind``, ``method``, ``dtype``, ``xla``; any shape and concentration
+    of the method's range; ``xla``: the proposals from one XLA-compiled kernel, else TensorFlow ops):
     ``"gamma"``: ``(alpha, shape, seed) -> Gamma(alpha)`` draws; ``"sum_of_gamma"``: ``(alpha,
     num_terms, shape, seed) -> sum_i G_i / i - alpha ln(num_terms)`` with ``G_i ~ Gamma(alpha)``."""
     scalar, vector, seed_spec = tf.TensorSpec([], dtype), tf.TensorSpec([None], tf.int32), tf.TensorSpec([2], tf.int64)
     if kind == "gamma":
         @tf.function(input_signature=[scalar, vector, seed_spec], autograph=False)
         def gamma(alpha, shape, seed):
-            return _gamma_graph(alpha, shape, seed, method, dtype)
+            return _gamma_graph(alpha, shape, seed, method, dtype, xla)
 
         return gamma
 
     @tf.function(input_signature=[scalar, tf.TensorSpec([], tf.int32), vector, seed_spec], autograph=False)
     def sum_of_gamma(alpha, num_terms, shape, seed):
-        return _sum_of_gamma_graph(alpha, num_terms, shape, seed, method, dtype)
+        return _sum_of_gamma_graph(alpha, num_terms, shape, seed, method, dtype, xla)
 
     return sum_of_gamma
 
@@ -319,10 +356,10 @@ def _method(concentration: float) -> str:
     return "boost" if concentration < 1.0 else "mt"
 
 
-def _sampler(kind: str, concentration: float, dtype: tf.DType):
-    key = (kind, _method(concentration), dtype.name)
+def _sampler(kind: str, concentration: float, dtype: tf.DType, xla: bool = True):
+    key = (kind, _method(concentration), dtype.name, xla)
     if key not in _SAMPLERS:
-        _SAMPLERS[key] = _make_sampler(*key[:2], dtype)
+        _SAMPLERS[key] = _make_sampler(kind, key[1], dtype, xla)
     return _SAMPLERS[key]
 
 
@@ -338,7 +375,7 @@ def _shape_vector(shape) -> tf.Tensor:
     return tf.cast(tf.reshape(shape, [-1]), tf.int32)
 
 
-def _standard_gamma(concentration: float, shape, generator, dtype) -> tf.Tensor:
+def _standard_gamma(concentration: float, shape, generator, dtype, xla: bool = True) -> tf.Tensor:
     """Gamma(``concentration``, rate 1) draws of ``shape`` in ``dtype`` (float32 or float64).
 
     Marsaglia and Tsang (2000) in TensorFlow ops, exact in distribution: for shape
@@ -349,12 +386,13 @@ def _standard_gamma(concentration: float, shape, generator, dtype) -> tf.Tensor:
     :func:`_marsaglia_tsang`). Normals by Box-Muller from uniforms. For ``a <= 0.2`` (the
     ``Gamma(1/k)`` terms of ``SumOfGamma(k)`` for ``k >= 5``): Liu, Martin and Syring's
     small-shape sampler (:func:`_small_shape_proposals`), about 4% faster for ``SumOfGamma(12)``. All random
-    numbers come from stateless ops under one seed pair (:func:`_seed`).
+    numbers come from SplitMix64 (:func:`_uniform`) under one stateless seed pair (:func:`_seed`); the
+    proposals are one XLA-compiled kernel (:func:`_compiled`; ``xla=False``: TensorFlow ops).
     ``tf.random.gamma`` is about five times slower on the CPU (see
     ``benchmarks/tf_estimators.py``).
     """
-    return _sampler("gamma", concentration, dtype)(tf.constant(concentration, dtype), _shape_vector(shape),
-                                                   _seed(generator))
+    return _sampler("gamma", concentration, dtype, xla)(tf.constant(concentration, dtype), _shape_vector(shape),
+                                                        _seed(generator))
 
 
 class Gumbel:
@@ -422,6 +460,13 @@ class SumOfGamma:
         k: the number of terms whose sum is Gumbel (``> 0``, usually the
             number of ones in a solution).
         num_terms: ``s``, the truncation of the infinite series (``>= 1``).
+        xla: draw the Gamma proposals with one XLA-compiled kernel (default: on
+            the CPU about half the time of the same TensorFlow ops, see
+            ``docs/tensorflow.md``; XLA compiles once per proposal count,
+            about half a second the first time). ``False``: TensorFlow ops,
+            for a device or build without XLA. Both draw the same
+            distribution from the same stream, equal up to the last bits of
+            ``log`` and ``exp``.
 
     Example:
         >>> import tensorflow as tf
@@ -433,23 +478,27 @@ class SumOfGamma:
 
     xla_compatible = False  # the rejection loop's shapes depend on the draws: no XLA
 
-    def __init__(self, k: float, num_terms: int = 10):
+    def __init__(self, k: float, num_terms: int = 10, *, xla: bool = True):
         self.k = _check_positive("SumOfGamma", "k", k)
         if isinstance(num_terms, bool) or not isinstance(num_terms, int) or num_terms < 1:
             raise InvalidInputError(f"SumOfGamma: expected num_terms to be a positive int, but found {num_terms!r}")
+        if not isinstance(xla, bool):
+            raise InvalidInputError(f"SumOfGamma: expected xla to be True or False, but found {xla!r}")
         self.num_terms = num_terms
+        self.xla = xla
 
     def sample(self, shape, *, generator: tf.random.Generator | None = None, dtype=tf.float32) -> tf.Tensor:
         """A draw of ``shape`` in ``dtype``."""
         work = _work_dtype(dtype)
-        eps = _sampler("sum_of_gamma", 1.0 / self.k, work)(
+        eps = _sampler("sum_of_gamma", 1.0 / self.k, work, self.xla)(
             tf.constant(1.0 / self.k, work), tf.constant(self.num_terms, tf.int32), _shape_vector(shape),
             _seed(generator),
         )
         return eps if work == tf.as_dtype(dtype) else tf.cast(eps, dtype)
 
     def __repr__(self) -> str:
-        return f"SumOfGamma(k={self.k}, num_terms={self.num_terms})"
+        xla = "" if self.xla else ", xla=False"
+        return f"SumOfGamma(k={self.k}, num_terms={self.num_terms}{xla})"
 
 
 def resolve_noise(owner: str, noise: Any) -> Any:
