@@ -249,27 +249,26 @@ def _proposer(alpha, method: str, dtype, xla: bool):
     return (lambda count, seed: _proposals(count, seed, d, c, inverse_alpha, boost, dtype, xla)), _ACCEPTANCE_FLOOR
 
 
-def _draw(alpha, n, seed, method: str, dtype, xla: bool):
-    """``n`` places of Gamma(``alpha``) proposals: ``(draw, accepted, spare)``.
+def _draw(alpha, n, places, seed, method: str, dtype, xla: bool):
+    """``n`` places of Gamma(``alpha``) proposals, and spares for the rejected ones:
+    ``(draw, accepted, rejected, spare)``.
 
-    One batch of ``n + spares`` independent proposals from the first half of ``seed``: ``draw`` and
-    ``accepted`` are the first ``n``; ``spare``, the accepted ones among the rest, in order. The caller fills
-    the rejected places with them (:func:`_enough_spares` first). Each accepted proposal is an exact Gamma
-    draw, independent of the other proposals and of which of them were accepted, so taking the spares in
-    order for the rejected places gives every place an independent Gamma(``alpha``) draw -- the same
-    distribution as redrawing each rejected place until accepted.
+    One batch of ``n + spares`` independent proposals from the first half of ``seed``: ``draw`` (``(n,)``)
+    and ``accepted`` (reshaped to ``places``) are the first ``n``; ``rejected`` the indices of the rejected
+    places (``tf.where`` on ``places``, in place order); ``spare`` one accepted spare per rejected place, in
+    order -- the accepted ones among the rest, topped up from the second half of ``seed`` in the rare case
+    they run short (see :data:`_ACCEPTANCE_FLOOR` and :func:`_spares`). Each accepted proposal is an exact
+    Gamma draw, independent of the other proposals and of which of them were accepted, so the spares in order
+    for the rejected places give every place an independent Gamma(``alpha``) draw -- the same distribution as
+    redrawing each rejected place until accepted.
     """
     propose, floor = _proposer(alpha, method, dtype, xla)
-    first_seed, _ = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    first_seed, loop_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     draw, accept = propose(n + _spares(n, floor), first_seed)
-    return draw[:n], accept[:n], tf.boolean_mask(draw[n:], accept[n:])
-
-
-def _enough_spares(spare, missing, alpha, seed, method: str, dtype, xla: bool):
-    """``spare`` with at least ``missing`` entries: when it is short (rare: see :data:`_ACCEPTANCE_FLOOR` and
-    :func:`_spares`), more accepted proposals from the second half of ``seed``, until there are enough."""
-    propose, floor = _proposer(alpha, method, dtype, xla)
-    _, loop_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    accepted = tf.reshape(accept[:n], places)
+    rejected = tf.where(~accepted)
+    missing = tf.shape(rejected, out_type=tf.int32)[0]
+    spare = tf.boolean_mask(draw[n:], accept[n:])
 
     def short(spare, seed):
         return tf.size(spare) < missing
@@ -277,15 +276,16 @@ def _enough_spares(spare, missing, alpha, seed, method: str, dtype, xla: bool):
     def more(spare, seed):
         this, next_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         count = missing - tf.size(spare)
-        candidate, accepted = propose(count + _spares(count, floor), this)
-        return tf.concat([spare, tf.boolean_mask(candidate, accepted)], axis=0), next_seed
+        candidate, candidate_accepted = propose(count + _spares(count, floor), this)
+        return tf.concat([spare, tf.boolean_mask(candidate, candidate_accepted)], axis=0), next_seed
 
     def loop():
         return tf.while_loop(short, more, (spare, loop_seed),
                              shape_invariants=(tf.TensorShape([None]), loop_seed.shape))[0]
 
     # the loop behind a cond: a while loop costs its setup on every call, a cond next to nothing
-    return tf.cond(short(spare, loop_seed), loop, lambda: spare)
+    spare = tf.cond(short(spare, loop_seed), loop, lambda: spare)
+    return draw[:n], accepted, rejected, spare[:missing]
 
 
 def _gamma_graph(alpha, shape, seed, method: str, dtype, xla: bool = True):
@@ -297,11 +297,8 @@ def _gamma_graph(alpha, shape, seed, method: str, dtype, xla: bool = True):
     take the accepted spares in order (:func:`_draw`).
     """
     n = tf.reduce_prod(shape)
-    draw, accept, spare = _draw(alpha, n, seed, method, dtype, xla)
-    todo = tf.where(~accept)  # (m, 1): the rejected places
-    m = tf.shape(todo, out_type=tf.int32)[0]
-    spare = _enough_spares(spare, m, alpha, seed, method, dtype, xla)
-    return tf.reshape(tf.tensor_scatter_nd_update(draw, todo, spare[:m]), shape)
+    draw, _, rejected, spare = _draw(alpha, n, tf.reshape(n, [1]), seed, method, dtype, xla)
+    return tf.reshape(tf.tensor_scatter_nd_update(draw, rejected, spare), shape)
 
 
 def _sum_of_gamma_graph(alpha, num_terms, shape, seed, method: str, dtype, xla: bool = True):
@@ -314,16 +311,13 @@ def _sum_of_gamma_graph(alpha, num_terms, shape, seed, method: str, dtype, xla: 
     7% of them) -- no copy of the whole draw to scatter into.
     """
     size = tf.reduce_prod(shape)
-    draw, accept, spare = _draw(alpha, num_terms * size, seed, method, dtype, xla)
-    accept = tf.reshape(accept, tf.stack([num_terms, size]))
+    places = tf.stack([num_terms, size])
+    draw, accepted, rejected, spare = _draw(alpha, num_terms * size, places, seed, method, dtype, xla)
     inverse_i = 1.0 / tf.range(1, num_terms + 1, dtype=dtype)  # (s,)
-    kept = tf.where(accept, tf.reshape(draw, tf.stack([num_terms, size])), tf.zeros((), dtype))
+    kept = tf.where(accepted, tf.reshape(draw, places), tf.zeros((), dtype))
     eps = tf.linalg.matvec(kept, inverse_i, transpose_a=True)  # (size,)
-    todo = tf.where(~accept)  # (m, 2): term i - 1 and entry j of each rejected place, in place order
-    m = tf.shape(todo, out_type=tf.int32)[0]
-    spare = _enough_spares(spare, m, alpha, seed, method, dtype, xla)
-    weight = 1.0 / (tf.cast(todo[:, 0], dtype) + 1.0)
-    eps += tf.math.unsorted_segment_sum(spare[:m] * weight, todo[:, 1], size)
+    weight = 1.0 / (tf.cast(rejected[:, 0], dtype) + 1.0)  # rejected: (m, 2), term i - 1 and entry j
+    eps += tf.math.unsorted_segment_sum(spare * weight, rejected[:, 1], size)
     return tf.reshape(eps - alpha * tf.math.log(tf.cast(num_terms, dtype)), shape)
 
 

@@ -14,8 +14,8 @@ ops on the tensor's device instead — same tie rule (the lower index wins), no
 host copy, and usable under XLA: the k-th largest value of each row
 (``NthElement``, a linear-time selection) and a comparison with it, or
 ``tf.math.top_k`` where that value is tied within a row or under XLA (which has
-no ``NthElement`` kernel). On the CPU the comparison takes about half the time
-of ``tf.math.top_k`` and its one-hot sum (``benchmarks/tf_estimators.py``).
+no ``NthElement`` kernel). On the CPU the selection takes about half the time
+of ``tf.math.top_k`` and its one-hot sum (profiled; ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
